@@ -1,0 +1,483 @@
+import { WebStandardStreamableHTTPServerTransport } from '@modelcontextprotocol/sdk/server/webStandardStreamableHttp.js';
+import type { Transport } from '@modelcontextprotocol/sdk/shared/transport.js';
+import { isInitializeRequest, type MessageExtraInfo } from '@modelcontextprotocol/sdk/types.js';
+import { AjvJsonSchemaValidator } from '@modelcontextprotocol/sdk/validation/ajv';
+import { DEFAULT_MAX_BODY_SIZE, onBodyEnd, readJsonBody } from './body.js';
+import { resolveClientAddress, type TrustProxy, validateTrustProxy } from './client-address.js';
+import { composeHttp, hasRpcLayer } from './compose.js';
+import { type Duration, toMs } from './duration.js';
+import { errorToResponse, jsonRpcErrorResponse, MiddlewareError } from './errors.js';
+import { checkOrigin, loopbackHosts, type OriginPolicy } from './origin.js';
+import { type ErrorReport, MiddlewareTransport } from './transport.js';
+import type {
+  AuthInfo,
+  CloseOptions,
+  HandlerHost,
+  HttpContext,
+  Middleware,
+  Route,
+  RouteKind,
+} from './types.js';
+
+/** What an MCP server must offer to be served: the SDK's `McpServer` and low-level `Server` both fit. */
+export interface ConnectableServer {
+  connect(transport: Transport): Promise<void>;
+  close(): Promise<void>;
+}
+
+export interface ServerFactoryContext {
+  /** The session id (stateful mode), or undefined (stateless: one server per request). */
+  readonly sessionId: string | undefined;
+  /**
+   * One JSON Schema validator shared by every server this handler makes. Pass it on:
+   * `new McpServer(info, { jsonSchemaValidator })`; building a validator per server is most of the cost of a
+   * new server.
+   */
+  readonly jsonSchemaValidator: AjvJsonSchemaValidator;
+  /** The HTTP request that asked for this server. */
+  readonly http: HttpContext;
+}
+
+export type ServerFactory = (context: ServerFactoryContext) => ConnectableServer | Promise<ConnectableServer>;
+
+export interface SessionOptions {
+  /** Most sessions held at once; an `initialize` beyond it gets 503. @default 1000 */
+  max?: number;
+  /** A session nobody used for this long is closed. @default '30m' */
+  idleTimeout?: Duration;
+}
+
+export interface McpHandlerOptions {
+  /** Makes the MCP server: once per session (stateful) or once per request (stateless). */
+  server: ServerFactory;
+  /** Where the MCP endpoint lives. @default '/mcp' */
+  path?: string;
+  /** Middleware, outermost first. */
+  middleware?: readonly Middleware[];
+  /** Extra routes beside the MCP endpoint (middleware can bring their own, too). */
+  routes?: readonly Route[];
+  /** Stateful sessions (the default), or `false` for stateless serving (scales out with no affinity). @default {} */
+  sessions?: SessionOptions | false;
+  /** Largest JSON request body accepted, in bytes; larger gets 413. @default 1048576 (1 MiB) */
+  maxBodySize?: number;
+  /** Which proxies to believe about the client address. @default false */
+  trustProxy?: TrustProxy;
+  /** `Host` header values accepted; others get 403. `serve()` on a loopback address sets this. @default any */
+  allowedHosts?: readonly string[];
+  /** Browser origins accepted besides the server's own. @default [] */
+  allowedOrigins?: readonly string[];
+  /** Answer POSTs with plain JSON instead of SSE streams (no progress or server requests mid-call). @default false */
+  enableJsonResponse?: boolean;
+  /** Unexpected errors (the client sees only `Internal error`). @default printed to stderr */
+  onError?: (error: unknown, report: ErrorReport) => void;
+}
+
+export interface FetchInfo {
+  /** The TCP peer's address, as the runtime reports it. */
+  clientAddress?: string;
+}
+
+export interface McpHandler {
+  /** Serves one request. Fits `export default { fetch }` runtimes, Hono, Next.js route handlers and `serve()`. */
+  fetch(req: Request, info?: FetchInfo): Promise<Response>;
+  /** Stops taking new work, lets in-flight calls finish (up to the drain timeout), closes sessions and middleware. */
+  close(options?: CloseOptions): Promise<void>;
+  /** Settles when the handler has closed. */
+  readonly closed: Promise<void>;
+  readonly host: HandlerHost;
+  /**
+   * Accept only loopback `Host` headers on `port` (unless `allowedHosts` was given). `serve()` calls this when it
+   * binds to loopback; call it yourself when another runtime binds the handler to loopback.
+   */
+  restrictHostsToLoopback(port: number): void;
+}
+
+/** Carries the HTTP context to the transport decorator through the one thing the SDK passes along: headers. */
+const CONTEXT_HEADER = 'x-mcp-middleware-context';
+const REQUEST_ID = /^[\w.:@-]{1,128}$/;
+const SESSION_ID_HEADER = 'mcp-session-id';
+
+interface Session {
+  readonly id: string;
+  readonly transport: WebStandardStreamableHTTPServerTransport;
+  readonly server: ConnectableServer;
+  /** Who created the session; a request from anyone else is answered as if the session did not exist. */
+  readonly principal: string;
+  lastSeen: number;
+  /** POST requests being answered in this session. */
+  active: number;
+}
+
+/** Sessions are bound to the identity that created them, so a leaked session id alone is worth nothing. */
+function principalOf(authInfo: AuthInfo | undefined): string {
+  if (!authInfo) return '';
+  const subject = authInfo.extra?.['subject'];
+  return `${authInfo.clientId}\u0000${typeof subject === 'string' ? subject : ''}`;
+}
+
+function withHeader(response: Response, name: string, value: string): Response {
+  try {
+    response.headers.set(name, value);
+    return response;
+  } catch {
+    // Immutable headers (a Response from fetch()): copy once.
+    const copy = new Response(response.body, response);
+    copy.headers.set(name, value);
+    return copy;
+  }
+}
+
+function defaultOnError(error: unknown, report: ErrorReport): void {
+  console.error(`[mcp-middleware] unexpected error in ${report.phase} layer:`, error);
+}
+
+/**
+ * Serves an MCP endpoint over Streamable HTTP with the SDK's web-standard transport, behind HTTP and RPC
+ * middleware, with extra routes beside it. Returns a Fetch handler.
+ */
+export function createMcpHandler(options: McpHandlerOptions): McpHandler {
+  if (typeof options?.server !== 'function') {
+    throw new TypeError('createMcpHandler: `server` must be a function that returns an McpServer or Server');
+  }
+  const path = options.path ?? '/mcp';
+  if (!path.startsWith('/')) throw new TypeError(`createMcpHandler: path must start with '/', got '${path}'`);
+  const middleware = options.middleware ?? [];
+  for (const m of middleware) {
+    if (!m || typeof m.name !== 'string')
+      throw new TypeError('createMcpHandler: every middleware needs a name');
+  }
+  const maxBodySize = options.maxBodySize ?? DEFAULT_MAX_BODY_SIZE;
+  if (!Number.isInteger(maxBodySize) || maxBodySize <= 0) {
+    throw new TypeError(
+      `createMcpHandler: maxBodySize must be a positive whole number of bytes, got ${maxBodySize}`,
+    );
+  }
+  const trustProxy = validateTrustProxy(options.trustProxy ?? false);
+  const stateful = options.sessions !== false;
+  const sessionOptions = options.sessions === false ? {} : (options.sessions ?? {});
+  const maxSessions = sessionOptions.max ?? 1000;
+  if (!Number.isInteger(maxSessions) || maxSessions < 1) {
+    throw new TypeError(`createMcpHandler: sessions.max must be a whole number >= 1, got ${maxSessions}`);
+  }
+  const idleMs = toMs(sessionOptions.idleTimeout ?? '30m', 'sessions.idleTimeout');
+  const onError = options.onError ?? defaultOnError;
+  let originPolicy: OriginPolicy = {
+    allowedHosts: options.allowedHosts?.map((h) => h.toLowerCase()),
+    allowedOrigins: options.allowedOrigins ?? [],
+  };
+  const enableJsonResponse = options.enableJsonResponse ?? false;
+  const jsonSchemaValidator = new AjvJsonSchemaValidator();
+
+  const routes = new Map<string, Route>();
+  for (const route of [...(options.routes ?? []), ...middleware.flatMap((m) => m.routes ?? [])]) {
+    if (route.path === path)
+      throw new TypeError(`createMcpHandler: route ${route.path} collides with the MCP endpoint`);
+    if (routes.has(route.path)) throw new TypeError(`createMcpHandler: two routes claim ${route.path}`);
+    routes.set(route.path, route);
+  }
+
+  const needsContext = hasRpcLayer(middleware);
+  const contexts = new Map<string, HttpContext>();
+  let contextCounter = 0;
+  const httpContextOf = (extra: MessageExtraInfo | undefined): HttpContext | undefined => {
+    const token = extra?.requestInfo?.headers[CONTEXT_HEADER];
+    return typeof token === 'string' ? contexts.get(token) : undefined;
+  };
+
+  const sessions = new Map<string, Session>();
+  let inFlight = 0;
+  let draining = false;
+  let drainWaiters: Array<() => void> = [];
+  let closing: Promise<void> | undefined;
+  let resolveClosed!: () => void;
+  const closed = new Promise<void>((resolve) => {
+    resolveClosed = resolve;
+  });
+
+  const report = (error: unknown, r: ErrorReport) => {
+    try {
+      onError(error, r);
+    } catch {
+      // A failing reporter must not fail the request.
+    }
+  };
+
+  const decorate = (transport: Transport) =>
+    new MiddlewareTransport(transport, { middleware, onError: report, httpContext: httpContextOf });
+
+  const sweeper = stateful
+    ? setInterval(
+        () => {
+          const now = performance.now();
+          for (const session of sessions.values()) {
+            if (session.active === 0 && now - session.lastSeen > idleMs) void closeSession(session);
+          }
+        },
+        Math.max(1000, Math.min(idleMs / 2, 60_000)),
+      )
+    : undefined;
+  sweeper?.unref?.();
+
+  async function closeSession(session: Session): Promise<void> {
+    sessions.delete(session.id);
+    await session.server.close().catch((error) => report(error, { phase: 'transport' }));
+  }
+
+  /** Passes the request to the SDK transport, with the parsed body and identity, and the context marker. */
+  async function handleWithTransport(
+    transport: WebStandardStreamableHTTPServerTransport,
+    req: Request,
+    ctx: HttpContext,
+    parsedBody: unknown,
+  ): Promise<Response> {
+    let forwarded = req;
+    let token: string | undefined;
+    if (needsContext) {
+      token = String(++contextCounter);
+      const headers = new Headers(req.headers);
+      headers.set(CONTEXT_HEADER, token); // overwrites anything a client sent under that name
+      contexts.set(token, ctx);
+      // A parsed body travels as parsedBody, so the copy needs none.
+      forwarded =
+        parsedBody !== undefined || req.body === null
+          ? new Request(req.url, { method: req.method, headers, signal: req.signal })
+          : new Request(req.url, {
+              method: req.method,
+              headers,
+              signal: req.signal,
+              body: req.body,
+              duplex: 'half',
+            } as RequestInit);
+    }
+    try {
+      return await transport.handleRequest(forwarded, {
+        ...(parsedBody === undefined ? {} : { parsedBody }),
+        ...(ctx.authInfo ? { authInfo: ctx.authInfo } : {}),
+      });
+    } finally {
+      // Every message of this HTTP request reached the decorator before handleRequest settled.
+      if (token !== undefined) contexts.delete(token);
+    }
+  }
+
+  async function serveStateless(req: Request, ctx: HttpContext): Promise<Response> {
+    if (req.method !== 'POST') {
+      return jsonRpcErrorResponse(405, -32000, 'Method not allowed: this server is stateless', {
+        allow: 'POST',
+      });
+    }
+    const parsedBody = await ctx.body();
+    const transport = new WebStandardStreamableHTTPServerTransport({ enableJsonResponse });
+    const server = await options.server({ sessionId: undefined, jsonSchemaValidator, http: ctx });
+    await server.connect(decorate(transport));
+    let response: Response;
+    try {
+      response = await handleWithTransport(transport, req, ctx, parsedBody);
+    } catch (error) {
+      await server.close().catch(() => {});
+      throw error;
+    }
+    return onBodyEnd(response, () => {
+      server.close().catch((error) => report(error, { phase: 'transport', http: ctx }));
+    });
+  }
+
+  async function serveStateful(req: Request, ctx: HttpContext): Promise<Response> {
+    const sessionId = ctx.sessionId;
+    let session: Session | undefined;
+    let parsedBody: unknown;
+    if (sessionId !== undefined) {
+      session = sessions.get(sessionId);
+      if (!session || session.principal !== principalOf(ctx.authInfo)) {
+        return jsonRpcErrorResponse(404, -32001, 'Session not found');
+      }
+      parsedBody = await ctx.body();
+    } else {
+      parsedBody = req.method === 'POST' ? await ctx.body() : undefined;
+      const initializing = Array.isArray(parsedBody)
+        ? parsedBody.some(isInitializeRequest)
+        : isInitializeRequest(parsedBody);
+      if (!initializing) {
+        return jsonRpcErrorResponse(400, -32000, 'Bad Request: Mcp-Session-Id header is required');
+      }
+      if (sessions.size >= maxSessions) {
+        return jsonRpcErrorResponse(503, -32000, 'Service Unavailable: too many sessions', {
+          'retry-after': '30',
+        });
+      }
+      session = await createSession(ctx);
+    }
+    session.lastSeen = performance.now();
+    // Only POSTs count as work in progress: an open GET stream alone must not keep a session alive forever.
+    if (req.method !== 'POST') return handleWithTransport(session.transport, req, ctx, parsedBody);
+    session.active++;
+    const s = session;
+    let response: Response;
+    try {
+      response = await handleWithTransport(s.transport, req, ctx, parsedBody);
+    } catch (error) {
+      s.active--;
+      throw error;
+    }
+    return onBodyEnd(response, () => {
+      s.active--;
+      s.lastSeen = performance.now();
+    });
+  }
+
+  async function createSession(ctx: HttpContext): Promise<Session> {
+    const id = crypto.randomUUID();
+    const transport = new WebStandardStreamableHTTPServerTransport({
+      sessionIdGenerator: () => id,
+      enableJsonResponse,
+    });
+    const server = await options.server({ sessionId: id, jsonSchemaValidator, http: ctx });
+    const session: Session = {
+      id,
+      transport,
+      server,
+      principal: principalOf(ctx.authInfo),
+      lastSeen: performance.now(),
+      active: 0,
+    };
+    const decorated = decorate(transport);
+    // DELETE, close() or a transport failure: forget the session.
+    decorated.onclose = () => {
+      if (sessions.get(id) === session) sessions.delete(id);
+    };
+    await server.connect(decorated);
+    sessions.set(id, session);
+    return session;
+  }
+
+  async function serveMcp(req: Request, ctx: HttpContext): Promise<Response> {
+    if (draining) {
+      return jsonRpcErrorResponse(503, -32000, 'Service Unavailable: server is shutting down', {
+        'retry-after': '5',
+        connection: 'close',
+      });
+    }
+    const counted = req.method === 'POST';
+    if (counted) inFlight++;
+    let response: Response;
+    try {
+      response = stateful ? await serveStateful(req, ctx) : await serveStateless(req, ctx);
+    } catch (error) {
+      if (counted) requestDone();
+      throw error;
+    }
+    return counted ? onBodyEnd(response, requestDone) : response;
+  }
+
+  function requestDone(): void {
+    inFlight--;
+    if (inFlight === 0 && drainWaiters.length > 0) {
+      const waiters = drainWaiters;
+      drainWaiters = [];
+      for (const w of waiters) w();
+    }
+  }
+
+  const dispatch = async (req: Request, ctx: HttpContext): Promise<Response> => {
+    if (ctx.route === 'mcp') return serveMcp(req, ctx);
+    const route = routes.get(ctx.url.pathname);
+    if (!route) return jsonRpcErrorResponse(404, -32000, 'Not Found');
+    const methods = route.methods ?? ['GET', 'HEAD'];
+    if (!methods.includes(req.method)) {
+      return jsonRpcErrorResponse(405, -32000, 'Method not allowed', { allow: methods.join(', ') });
+    }
+    return route.handle(req, ctx);
+  };
+  const chain = composeHttp(middleware, dispatch);
+
+  async function fetch(req: Request, info?: FetchInfo): Promise<Response> {
+    const url = new URL(req.url);
+    const incomingId = req.headers.get('x-request-id');
+    const route: RouteKind = url.pathname === path ? 'mcp' : routes.has(url.pathname) ? 'route' : 'not-found';
+    let bodyPromise: Promise<unknown> | undefined;
+    const ctx: HttpContext = {
+      url,
+      clientAddress: resolveClientAddress(
+        info?.clientAddress,
+        req.headers.get('x-forwarded-for'),
+        trustProxy,
+      ),
+      requestId: incomingId && REQUEST_ID.test(incomingId) ? incomingId : crypto.randomUUID(),
+      authInfo: undefined,
+      route,
+      isProtected: route === 'mcp' || (route === 'route' && routes.get(url.pathname)!.protected === true),
+      sessionId: req.headers.get(SESSION_ID_HEADER) ?? undefined,
+      body: () => {
+        bodyPromise ??= readJsonBody(req, maxBodySize);
+        return bodyPromise;
+      },
+      state: new Map(),
+      startedAt: performance.now(),
+    };
+    let response: Response;
+    const verdict = checkOrigin(originPolicy, req.headers.get('host'), req.headers.get('origin'));
+    if (!verdict.ok) {
+      response = jsonRpcErrorResponse(403, -32000, verdict.message);
+    } else {
+      try {
+        response = await chain(req, ctx);
+      } catch (error) {
+        if (MiddlewareError.is(error)) {
+          response = errorToResponse(error);
+        } else {
+          report(error, { phase: 'http', http: ctx });
+          response = jsonRpcErrorResponse(500, -32603, 'Internal error');
+        }
+      }
+    }
+    return withHeader(response, 'x-request-id', ctx.requestId);
+  }
+
+  async function close(closeOptions: CloseOptions = {}): Promise<void> {
+    if (closing) return closing;
+    const drainMs = toMs(closeOptions.drainTimeout ?? '10s', 'drainTimeout');
+    draining = true;
+    closing = (async () => {
+      if (inFlight > 0) {
+        await new Promise<void>((resolve) => {
+          const timer = setTimeout(resolve, drainMs);
+          drainWaiters.push(() => {
+            clearTimeout(timer);
+            resolve();
+          });
+        });
+      }
+      if (sweeper) clearInterval(sweeper);
+      await Promise.all([...sessions.values()].map(closeSession));
+      for (const m of [...middleware].reverse()) {
+        try {
+          await m.close?.();
+        } catch (error) {
+          report(error, { phase: 'transport' });
+        }
+      }
+      resolveClosed();
+    })();
+    return closing;
+  }
+
+  const host: HandlerHost = {
+    get draining() {
+      return draining;
+    },
+    get sessions() {
+      return sessions.size;
+    },
+    get inFlight() {
+      return inFlight;
+    },
+    close,
+  };
+  for (const m of middleware) m.attach?.(host);
+
+  const restrictHostsToLoopback = (port: number) => {
+    if (!options.allowedHosts) originPolicy = { ...originPolicy, allowedHosts: loopbackHosts(port) };
+  };
+
+  return { fetch, close, closed, host, restrictHostsToLoopback };
+}

@@ -1,0 +1,48 @@
+export { DEFAULT_MAX_BODY_SIZE } from './body.js';
+export { resolveClientAddress, type TrustProxy } from './client-address.js';
+export { composeHttp, composeRpc, type HttpHandler, type RpcHandler } from './compose.js';
+export { type Duration, toMs } from './duration.js';
+export {
+  ERROR_CODES,
+  type ErrorCodeName,
+  errorToResponse,
+  jsonRpcErrorResponse,
+  MiddlewareError,
+  type MiddlewareErrorOptions,
+} from './errors.js';
+export {
+  type ConnectableServer,
+  createMcpHandler,
+  type FetchInfo,
+  type McpHandler,
+  type McpHandlerOptions,
+  type ServerFactory,
+  type ServerFactoryContext,
+  type SessionOptions,
+} from './handler.js';
+export { type NodeListener, type NodeServer, type ServeOptions, serve, toNodeListener } from './node.js';
+export { checkOrigin, isLoopbackHostname, loopbackHosts, type OriginPolicy } from './origin.js';
+export type { RateLimitDecision, RateLimitPolicy, RateLimitStore } from './rate-limit.js';
+export {
+  checkToolScopes,
+  INSUFFICIENT_SCOPE_CODE,
+  requiredScopes,
+  type ScopeDecision,
+  type ToolScopePolicy,
+  toolScopes,
+} from './scopes.js';
+export { type ErrorReport, MiddlewareTransport, type MiddlewareTransportOptions } from './transport.js';
+export type {
+  AuthInfo,
+  CloseOptions,
+  HandlerHost,
+  HttpContext,
+  HttpNext,
+  Middleware,
+  Route,
+  RouteKind,
+  RpcCall,
+  RpcErrorObject,
+  RpcNext,
+  RpcResult,
+} from './types.js';

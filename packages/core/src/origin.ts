@@ -1,0 +1,46 @@
+/** Where the DNS-rebinding checks stand. Pure: the request's headers in, a verdict out. */
+export interface OriginPolicy {
+  /** `Host` values accepted (`host:port` or bare host). Undefined: any host. */
+  readonly allowedHosts: readonly string[] | undefined;
+  /** `Origin` values accepted besides the request's own origin. */
+  readonly allowedOrigins: readonly string[];
+}
+
+export type OriginVerdict = { ok: true } | { ok: false; message: string };
+
+/** The hosts a server bound to loopback on `port` is reached by; anything else is a rebinding attempt. */
+export function loopbackHosts(port: number): string[] {
+  return [`localhost:${port}`, `127.0.0.1:${port}`, `[::1]:${port}`, 'localhost', '127.0.0.1', '[::1]'];
+}
+
+export function isLoopbackHostname(hostname: string): boolean {
+  return (
+    hostname === 'localhost' || hostname === '::1' || hostname === '[::1]' || hostname.startsWith('127.')
+  );
+}
+
+/**
+ * Browsers send `Origin` on cross-origin requests; a page from another origin (or a rebound DNS name) must not
+ * reach the server. Requests without `Origin` (non-browser clients) pass the origin check.
+ */
+export function checkOrigin(policy: OriginPolicy, host: string | null, origin: string | null): OriginVerdict {
+  if (policy.allowedHosts && (!host || !policy.allowedHosts.includes(host.toLowerCase()))) {
+    return { ok: false, message: `Forbidden: Host header '${host ?? ''}' is not allowed` };
+  }
+  if (origin === null) return { ok: true };
+  if (policy.allowedOrigins.includes(origin)) return { ok: true };
+  let originHost: string;
+  try {
+    originHost = new URL(origin).host;
+  } catch {
+    return { ok: false, message: 'Forbidden: malformed Origin header' };
+  }
+  if (
+    host &&
+    originHost === host.toLowerCase() &&
+    (!policy.allowedHosts || policy.allowedHosts.includes(originHost))
+  ) {
+    return { ok: true };
+  }
+  return { ok: false, message: `Forbidden: Origin '${origin}' is not allowed` };
+}

@@ -1,0 +1,96 @@
+/**
+ * Helpers for testing middleware through the real pipeline: a real HTTP server on a free loopback port and the
+ * SDK's own client. Used by every package's tests; plugin authors can use them too.
+ */
+import { Client } from '@modelcontextprotocol/sdk/client/index.js';
+import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
+import type { ClientCapabilities } from '@modelcontextprotocol/sdk/types.js';
+import { createMcpHandler, type McpHandler, type McpHandlerOptions } from '../handler.js';
+import { type NodeServer, serve } from '../node.js';
+
+export interface TestServer {
+  readonly handler: McpHandler;
+  readonly node: NodeServer;
+  /** The MCP endpoint URL. */
+  readonly url: URL;
+  /** The server's base URL. */
+  readonly baseUrl: URL;
+  close(): Promise<void>;
+}
+
+/** Starts `createMcpHandler(options)` on 127.0.0.1 with a free port. */
+export async function startTestServer(options: McpHandlerOptions): Promise<TestServer> {
+  const handler = createMcpHandler(options);
+  const node = await serve(handler, { port: 0, hostname: '127.0.0.1' });
+  return {
+    handler,
+    node,
+    url: new URL(options.path ?? '/mcp', node.url),
+    baseUrl: node.url,
+    close: () => node.close(),
+  };
+}
+
+export interface ConnectOptions {
+  /** Extra HTTP headers on every request (an API key, say). */
+  headers?: Record<string, string>;
+  capabilities?: ClientCapabilities;
+  name?: string;
+}
+
+/** Connects the SDK `Client` over Streamable HTTP. */
+export async function connectClient(url: URL, options: ConnectOptions = {}): Promise<Client> {
+  const client = new Client(
+    { name: options.name ?? 'test-client', version: '1.0.0' },
+    { capabilities: options.capabilities ?? {} },
+  );
+  const transport = new StreamableHTTPClientTransport(url, {
+    requestInit: { headers: options.headers ?? {} },
+  });
+  await client.connect(transport);
+  return client;
+}
+
+/** Polls `condition` until it holds or `timeoutMs` passes (then throws with `what`). */
+export async function waitFor(
+  condition: () => boolean | Promise<boolean>,
+  what: string,
+  timeoutMs = 5000,
+): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!(await condition())) {
+    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 20));
+  }
+}
+
+/** A JSON-RPC POST as a raw client would send it; returns the raw Response. */
+export function postJsonRpc(
+  url: URL,
+  body: unknown,
+  headers: Record<string, string> = {},
+): Promise<Response> {
+  return fetch(url, {
+    method: 'POST',
+    headers: {
+      'content-type': 'application/json',
+      accept: 'application/json, text/event-stream',
+      ...headers,
+    },
+    body: typeof body === 'string' ? body : JSON.stringify(body),
+  });
+}
+
+/** An `initialize` request body. */
+export function initializeRequest(id: number | string = 1): unknown {
+  return {
+    jsonrpc: '2.0',
+    id,
+    method: 'initialize',
+    params: {
+      protocolVersion: '2025-11-25',
+      capabilities: {},
+      clientInfo: { name: 'raw', version: '1.0.0' },
+    },
+  };
+}

@@ -1,0 +1,309 @@
+import type { Transport, TransportSendOptions } from '@modelcontextprotocol/sdk/shared/transport.js';
+import {
+  ErrorCode,
+  isJSONRPCErrorResponse,
+  isJSONRPCNotification,
+  isJSONRPCRequest,
+  isJSONRPCResultResponse,
+  type JSONRPCMessage,
+  type JSONRPCRequest,
+  type MessageExtraInfo,
+  type RequestId,
+} from '@modelcontextprotocol/sdk/types.js';
+import { composeRpc, type RpcHandler } from './compose.js';
+import { MiddlewareError } from './errors.js';
+import type { HttpContext, Middleware, RpcCall, RpcResult } from './types.js';
+
+/** Why an error reached `onError`: a middleware threw, or the transport failed to deliver a result. */
+export interface ErrorReport {
+  readonly phase: 'http' | 'rpc' | 'transport';
+  readonly call?: RpcCall;
+  readonly http?: HttpContext;
+}
+
+export interface MiddlewareTransportOptions {
+  /** The middleware whose RPC layer runs around every incoming request. */
+  middleware: readonly Middleware[];
+  /**
+   * Receives exceptions thrown by middleware (the client sees a plain `Internal error`) and delivery failures.
+   * @default errors are passed to the transport's `onerror`
+   */
+  onError?: (error: unknown, report: ErrorReport) => void;
+  /** @internal Finds the HTTP context of the request that carried a message. Set by `createMcpHandler`. */
+  httpContext?: (extra: MessageExtraInfo | undefined) => HttpContext | undefined;
+  /** @internal Told when a call starts and ends, for drain accounting. */
+  onCallStart?: () => void;
+  /** @internal */
+  onCallEnd?: () => void;
+}
+
+/** A request the server has been handed and whose answer we are waiting for. */
+interface Pending {
+  readonly call: RpcCall;
+  readonly request: JSONRPCRequest;
+  readonly extra: MessageExtraInfo | undefined;
+  readonly controller: AbortController;
+  /** Settles the innermost `next()` with the server's answer. */
+  resolveServer?: (result: RpcResult) => void;
+  /** The server has the request (next() was called). */
+  delivered: boolean;
+  /** The client cancelled: nothing is sent back. */
+  clientCancelled: boolean;
+}
+
+/** Bound on ids of requests whose late server answers must be dropped: a cancelled handler may still answer. */
+const MAX_DROPPED_IDS = 1024;
+
+const INTERNAL_ERROR = { code: ErrorCode.InternalError, message: 'Internal error' } as const;
+
+/**
+ * Decorates any SDK `Transport` so RPC middleware runs around every incoming JSON-RPC request. Middleware can answer
+ * without the server, sees the server's answer on the way out, and can cancel the server's handler.
+ * Server-to-client requests, notifications and client responses pass through untouched.
+ *
+ * ```ts
+ * await server.connect(new MiddlewareTransport(new StdioServerTransport(), { middleware: [rateLimit(...)] }));
+ * ```
+ */
+export class MiddlewareTransport implements Transport {
+  onclose?: () => void;
+  onerror?: (error: Error) => void;
+  onmessage?: <T extends JSONRPCMessage>(message: T, extra?: MessageExtraInfo) => void;
+
+  readonly #inner: Transport;
+  readonly #run: RpcHandler;
+  readonly #options: MiddlewareTransportOptions;
+  readonly #pending = new Map<RequestId, Pending>();
+  readonly #dropped = new Set<RequestId>();
+  readonly #passThrough: boolean;
+
+  constructor(inner: Transport, options: MiddlewareTransportOptions) {
+    this.#inner = inner;
+    this.#options = options;
+    this.#run = composeRpc(options.middleware, (call) => this.#deliver(call));
+    this.#passThrough = !options.middleware.some((m) => typeof m.rpc === 'function');
+    inner.onmessage = (message, extra) => this.#receive(message, extra);
+    inner.onclose = () => this.#closed();
+    inner.onerror = (error) => this.onerror?.(error);
+    if (inner.setProtocolVersion) {
+      this.setProtocolVersion = (version) => inner.setProtocolVersion?.(version);
+    }
+  }
+
+  setProtocolVersion?: (version: string) => void;
+
+  get sessionId(): string | undefined {
+    return this.#inner.sessionId;
+  }
+
+  /** The transport this one decorates. */
+  get inner(): Transport {
+    return this.#inner;
+  }
+
+  /** Requests received and not yet answered. */
+  get inFlight(): number {
+    return this.#pending.size;
+  }
+
+  start(): Promise<void> {
+    return this.#inner.start();
+  }
+
+  close(): Promise<void> {
+    return this.#inner.close();
+  }
+
+  async send(message: JSONRPCMessage, options?: TransportSendOptions): Promise<void> {
+    if (isJSONRPCResultResponse(message) || isJSONRPCErrorResponse(message)) {
+      const id = message.id;
+      if (id !== undefined) {
+        const pending = this.#pending.get(id);
+        if (pending?.resolveServer) {
+          const resolve = pending.resolveServer;
+          pending.resolveServer = undefined;
+          resolve(isJSONRPCResultResponse(message) ? { result: message.result } : { error: message.error });
+          return;
+        }
+        // The middleware answered already (a timeout, say) and cancelled the handler: drop its late answer.
+        if (this.#dropped.delete(id)) return;
+      }
+    }
+    return this.#inner.send(message, options);
+  }
+
+  #receive(message: JSONRPCMessage, extra: MessageExtraInfo | undefined): void {
+    if (this.#passThrough) {
+      this.onmessage?.(message, extra);
+      return;
+    }
+    if (isJSONRPCRequest(message)) {
+      this.#handleRequest(message, extra);
+      return;
+    }
+    if (isJSONRPCNotification(message) && message.method === 'notifications/cancelled') {
+      const requestId = (message.params as { requestId?: RequestId } | undefined)?.requestId;
+      const pending = requestId === undefined ? undefined : this.#pending.get(requestId);
+      if (pending) {
+        pending.clientCancelled = true;
+        pending.controller.abort((message.params as { reason?: string }).reason ?? 'cancelled by client');
+        // The server never saw the request: nothing to cancel there.
+        if (!this.#releaseServer(pending)) return;
+      }
+    }
+    this.onmessage?.(message, extra);
+  }
+
+  #handleRequest(request: JSONRPCRequest, extra: MessageExtraInfo | undefined): void {
+    const id = request.id;
+    if (this.#pending.has(id)) {
+      void this.#sendSafely(
+        {
+          jsonrpc: '2.0',
+          id,
+          error: { code: ErrorCode.InvalidRequest, message: 'A request with this id is already in flight' },
+        },
+        undefined,
+      );
+      return;
+    }
+    const controller = new AbortController();
+    const params = request.params;
+    const toolName =
+      request.method === 'tools/call' && typeof params?.name === 'string'
+        ? (params.name as string)
+        : undefined;
+    const http = this.#options.httpContext?.(extra);
+    const call: RpcCall = {
+      id,
+      method: request.method,
+      params,
+      toolName,
+      authInfo: extra?.authInfo,
+      sessionId: this.#inner.sessionId,
+      requestInfo: extra?.requestInfo,
+      http,
+      signal: controller.signal,
+      state: new Map(),
+      startedAt: performance.now(),
+      cancel: (reason) => this.#cancel(pending, reason),
+      notify: (notification) =>
+        this.#inner.send({ jsonrpc: '2.0', ...notification }, { relatedRequestId: id }),
+    };
+    const pending: Pending = { call, request, extra, controller, delivered: false, clientCancelled: false };
+    this.#pending.set(id, pending);
+    this.#options.onCallStart?.();
+
+    let outcome: Promise<RpcResult>;
+    try {
+      outcome = this.#run(call);
+    } catch (error) {
+      outcome = Promise.reject(error);
+    }
+    outcome
+      .then(
+        (result) => result,
+        (error: unknown): RpcResult => {
+          if (MiddlewareError.is(error)) {
+            const data = error.data;
+            return {
+              error: { code: error.rpcCode, message: error.message, ...(data === undefined ? {} : { data }) },
+            };
+          }
+          this.#report(error, { phase: 'rpc', call, http });
+          return { error: { ...INTERNAL_ERROR } };
+        },
+      )
+      .then((result) => {
+        this.#finish(pending);
+        if (pending.clientCancelled) return;
+        const response: JSONRPCMessage =
+          result.error !== undefined
+            ? { jsonrpc: '2.0', id, error: result.error }
+            : { jsonrpc: '2.0', id, result: result.result };
+        return this.#sendSafely(response, call);
+      });
+  }
+
+  /** The innermost `next()`: hands the request to the server and waits for its answer. */
+  #deliver(call: RpcCall): Promise<RpcResult> {
+    const pending = this.#pending.get(call.id);
+    if (!pending || pending.call !== call) {
+      return Promise.resolve({ error: { code: ErrorCode.ConnectionClosed, message: 'Connection closed' } });
+    }
+    if (call.signal.aborted) {
+      return Promise.resolve({ error: { code: ErrorCode.RequestTimeout, message: 'Request cancelled' } });
+    }
+    return new Promise<RpcResult>((resolve) => {
+      pending.resolveServer = resolve;
+      pending.delivered = true;
+      this.onmessage?.(pending.request, pending.extra);
+    });
+  }
+
+  #cancel(pending: Pending, reason = 'cancelled by middleware'): void {
+    if (this.#pending.get(pending.call.id) !== pending) return;
+    if (!pending.controller.signal.aborted) pending.controller.abort(reason);
+    if (this.#releaseServer(pending)) this.#cancelOnServer(pending.call.id, reason);
+  }
+
+  /**
+   * Settles a `next()` still waiting on the server, remembering the id so the server's late answer is dropped.
+   * Returns whether the server had the request.
+   */
+  #releaseServer(pending: Pending): boolean {
+    const resolve = pending.resolveServer;
+    if (!resolve) return false;
+    pending.resolveServer = undefined;
+    this.#dropped.add(pending.call.id);
+    if (this.#dropped.size > MAX_DROPPED_IDS) {
+      this.#dropped.delete(this.#dropped.values().next().value as RequestId);
+    }
+    resolve({ error: { code: ErrorCode.RequestTimeout, message: 'Request cancelled' } });
+    return true;
+  }
+
+  /** Delivers `notifications/cancelled` to the server, which aborts the handler's `extra.signal`. */
+  #cancelOnServer(requestId: RequestId, reason: string): void {
+    this.onmessage?.({ jsonrpc: '2.0', method: 'notifications/cancelled', params: { requestId, reason } });
+  }
+
+  #finish(pending: Pending): void {
+    if (this.#pending.get(pending.call.id) === pending) {
+      this.#pending.delete(pending.call.id);
+      this.#options.onCallEnd?.();
+    }
+    // A middleware that answered without waiting for the server's answer leaves the handler running: cancel it.
+    if (this.#releaseServer(pending)) this.#cancelOnServer(pending.call.id, 'answered by middleware');
+  }
+
+  async #sendSafely(message: JSONRPCMessage, call: RpcCall | undefined): Promise<void> {
+    try {
+      await this.#inner.send(message, call ? { relatedRequestId: call.id } : undefined);
+    } catch (error) {
+      this.#report(error, { phase: 'transport', ...(call ? { call, http: call.http } : {}) });
+    }
+  }
+
+  #report(error: unknown, report: ErrorReport): void {
+    if (this.#options.onError) {
+      try {
+        this.#options.onError(error, report);
+      } catch {
+        // A failing reporter must not take the transport down.
+      }
+      return;
+    }
+    this.onerror?.(error instanceof Error ? error : new Error(String(error)));
+  }
+
+  #closed(): void {
+    for (const pending of this.#pending.values()) {
+      pending.controller.abort('connection closed');
+      pending.resolveServer?.({ error: { code: ErrorCode.ConnectionClosed, message: 'Connection closed' } });
+      pending.resolveServer = undefined;
+      pending.clientCancelled = true;
+    }
+    this.onclose?.();
+  }
+}

@@ -1,0 +1,134 @@
+import type { AuthInfo } from '@modelcontextprotocol/sdk/server/auth/types.js';
+import type {
+  JSONRPCErrorResponse,
+  JSONRPCNotification,
+  JSONRPCRequest,
+  RequestId,
+  RequestInfo,
+  Result,
+} from '@modelcontextprotocol/sdk/types.js';
+
+import type { Duration } from './duration.js';
+
+export type { AuthInfo };
+
+/** Where a request landed, so middleware can tell the MCP endpoint from probes and metadata. */
+export type RouteKind = 'mcp' | 'route' | 'not-found';
+
+/** What every HTTP middleware sees besides the `Request`. One object per HTTP request. */
+export interface HttpContext {
+  /** The parsed request URL. */
+  readonly url: URL;
+  /** The client's address, after the handler's `trustProxy` policy was applied; undefined when the runtime gives none. */
+  readonly clientAddress: string | undefined;
+  /** A request id: the validated incoming `x-request-id`, or one generated here. Echoed in the response. */
+  requestId: string;
+  /** Who is calling, once an auth middleware has said so. Flows to the SDK's `extra.authInfo` and to RPC middleware. */
+  authInfo: AuthInfo | undefined;
+  /**
+   * What the request is for: the MCP endpoint (`'mcp'`), a route a middleware or the user registered (`'route'`),
+   * or nothing (`'not-found'`). Auth and rate limits apply to the MCP endpoint and to routes registered with
+   * `protected: true`; `isProtected` says which.
+   */
+  readonly route: RouteKind;
+  /** True when auth and limits apply to this request (the MCP endpoint, or a route registered as protected). */
+  readonly isProtected: boolean;
+  /** The MCP session id the client sent, if any. */
+  readonly sessionId: string | undefined;
+  /**
+   * The JSON body, read once under the handler's size limit and shared by every middleware and the transport.
+   * Resolves to `undefined` for requests without a JSON body. Rejects with a `MiddlewareError` (`payload_too_large`,
+   * `bad_request`) that the handler turns into 413/400.
+   */
+  body(): Promise<unknown>;
+  /** Per-request scratch space for middleware that cooperate (keys should be symbols or package-prefixed). */
+  readonly state: Map<string | symbol, unknown>;
+  /** The time the handler received the request (`performance.now()` clock). */
+  readonly startedAt: number;
+}
+
+/** The answer to one JSON-RPC request: a result, or an error object. */
+export type RpcResult = { result: Result; error?: never } | { error: RpcErrorObject; result?: never };
+
+/** A JSON-RPC error object as it goes on the wire. */
+export type RpcErrorObject = JSONRPCErrorResponse['error'];
+
+/** One incoming JSON-RPC request as RPC middleware sees it. */
+export interface RpcCall {
+  readonly id: RequestId;
+  readonly method: string;
+  readonly params: JSONRPCRequest['params'];
+  /** The tool's name for `tools/call`, else undefined. */
+  readonly toolName: string | undefined;
+  /** Identity from the HTTP layer (or whatever the transport carried). */
+  readonly authInfo: AuthInfo | undefined;
+  readonly sessionId: string | undefined;
+  /** Headers and URL of the HTTP request that carried the call, when it came over HTTP. */
+  readonly requestInfo: RequestInfo | undefined;
+  /** The HTTP context of the request that carried this call (undefined over stdio or in-memory). */
+  readonly http: HttpContext | undefined;
+  /** Aborted when the client cancels the call, the transport closes, or a middleware calls `cancel()`. */
+  readonly signal: AbortSignal;
+  /** Per-call scratch space for middleware that cooperate. */
+  readonly state: Map<string | symbol, unknown>;
+  /** When the transport received the call (`performance.now()` clock). */
+  readonly startedAt: number;
+  /**
+   * Cancel the server's handler for this call: delivers `notifications/cancelled` to the server so the tool's
+   * `extra.signal` aborts; any late result from the server is dropped. A pending `next()` settles with a -32001
+   * `Request cancelled` error; the middleware still decides what the client gets.
+   */
+  cancel(reason?: string): void;
+  /** Send a notification to the client, related to this call (progress, log messages). */
+  notify(notification: Omit<JSONRPCNotification, 'jsonrpc'>): Promise<void>;
+}
+
+export type HttpNext = () => Promise<Response>;
+export type RpcNext = () => Promise<RpcResult>;
+
+/** An extra HTTP route a middleware (or the user) serves beside the MCP endpoint: health probes, metadata. */
+export interface Route {
+  /** Exact path, e.g. `/livez` or `/.well-known/oauth-protected-resource/mcp`. */
+  readonly path: string;
+  /** Methods served; others get 405. @default ['GET', 'HEAD'] */
+  readonly methods?: readonly string[];
+  /** Whether auth and rate limits apply to it. @default false */
+  readonly protected?: boolean;
+  handle(req: Request, ctx: HttpContext): Response | Promise<Response>;
+}
+
+/**
+ * The one contract every package implements. Each layer is optional: a middleware may act on HTTP requests, on
+ * JSON-RPC calls, or both, and may serve routes.
+ */
+export interface Middleware {
+  /** A short name for logs and errors, e.g. `'oauth'`. */
+  readonly name: string;
+  /** HTTP layer: Fetch `Request` in, `Response` out. Call `next()` to continue, or answer yourself. */
+  http?(req: Request, ctx: HttpContext, next: HttpNext): Promise<Response>;
+  /** RPC layer: one JSON-RPC request in, its result or error out. Call `next()` to reach the server. */
+  rpc?(call: RpcCall, next: RpcNext): Promise<RpcResult>;
+  /** Routes served beside the MCP endpoint. */
+  readonly routes?: readonly Route[];
+  /** Called once when a handler is created with this middleware: the handler's state and its drain. */
+  attach?(host: HandlerHost): void;
+  /** Release clients and timers. Called once, in reverse order, when the handler closes. */
+  close?(): Promise<void>;
+}
+
+export interface CloseOptions {
+  /** How long in-flight calls may take to finish before transports are closed under them. @default '10s' */
+  drainTimeout?: Duration;
+}
+
+/** What a handler shows its middleware: health reads it, and drains through it on SIGTERM. */
+export interface HandlerHost {
+  /** True once `close()` began: new MCP requests get 503. */
+  readonly draining: boolean;
+  /** Sessions held now (0 in stateless mode). */
+  readonly sessions: number;
+  /** MCP POST requests being answered now. */
+  readonly inFlight: number;
+  /** Drains and closes the handler: what `McpHandler.close()` does. */
+  close(options?: CloseOptions): Promise<void>;
+}

@@ -1,0 +1,29 @@
+#!/usr/bin/env node
+// Package correctness for every publishable package: publint (package.json and files) and
+// @arethetypeswrong/cli (types resolve for ESM and CJS consumers under every module resolution).
+import { execFileSync } from 'node:child_process';
+import { readdirSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+
+const root = new URL('..', import.meta.url).pathname;
+const bin = (name) => join(root, 'node_modules', '.bin', name);
+let failed = 0;
+for (const dir of readdirSync(join(root, 'packages'))) {
+  const cwd = join(root, 'packages', dir);
+  const { name, private: isPrivate } = JSON.parse(readFileSync(join(cwd, 'package.json'), 'utf8'));
+  if (isPrivate) continue;
+  for (const [tool, args] of [
+    ['publint', ['--strict']],
+    // Node >= 20 only, so node10 resolution (no exports map) is out of scope.
+    ['attw', ['--pack', '.', '--profile', 'node16', '--format', 'table-flipped']],
+  ]) {
+    try {
+      execFileSync(bin(tool), args, { cwd, stdio: 'pipe' });
+      console.log(`ok   ${tool.padEnd(8)} ${name}`);
+    } catch (error) {
+      failed++;
+      console.log(`FAIL ${tool.padEnd(8)} ${name}\n${error.stdout}${error.stderr}`);
+    }
+  }
+}
+process.exit(failed ? 1 : 0);
