@@ -2,7 +2,7 @@ import { WebStandardStreamableHTTPServerTransport } from '@modelcontextprotocol/
 import type { Transport } from '@modelcontextprotocol/sdk/shared/transport.js';
 import { isInitializeRequest, type MessageExtraInfo } from '@modelcontextprotocol/sdk/types.js';
 import { AjvJsonSchemaValidator } from '@modelcontextprotocol/sdk/validation/ajv';
-import { DEFAULT_MAX_BODY_SIZE, onBodyEnd, readJsonBody } from './body.js';
+import { DEFAULT_MAX_BODY_SIZE, readJsonBody } from './body.js';
 import { resolveClientAddress, type TrustProxy, validateTrustProxy } from './client-address.js';
 import { composeHttp, hasRpcLayer } from './compose.js';
 import { type Duration, toMs } from './duration.js';
@@ -100,12 +100,11 @@ const SESSION_ID_HEADER = 'mcp-session-id';
 interface Session {
   readonly id: string;
   readonly transport: WebStandardStreamableHTTPServerTransport;
+  readonly decorated: MiddlewareTransport;
   readonly server: ConnectableServer;
   /** Who created the session; a request from anyone else is answered as if the session did not exist. */
   readonly principal: string;
   lastSeen: number;
-  /** POST requests being answered in this session. */
-  active: number;
 }
 
 /** Sessions are bound to the identity that created them, so a leaked session id alone is worth nothing. */
@@ -202,15 +201,37 @@ export function createMcpHandler(options: McpHandlerOptions): McpHandler {
     }
   };
 
-  const decorate = (transport: Transport) =>
-    new MiddlewareTransport(transport, { middleware, onError: report, httpContext: httpContextOf });
+  const callStarted = () => {
+    inFlight++;
+  };
+  const callEnded = () => {
+    inFlight--;
+    if (inFlight === 0 && drainWaiters.length > 0) {
+      const waiters = drainWaiters;
+      drainWaiters = [];
+      for (const w of waiters) w();
+    }
+  };
+  const decorate = (transport: Transport, onIdle?: () => void) =>
+    new MiddlewareTransport(transport, {
+      middleware,
+      onError: report,
+      httpContext: httpContextOf,
+      onCallStart: callStarted,
+      onCallEnd: (t) => {
+        callEnded();
+        if (onIdle && t.inFlight === 0) onIdle();
+      },
+    });
 
   const sweeper = stateful
     ? setInterval(
         () => {
           const now = performance.now();
           for (const session of sessions.values()) {
-            if (session.active === 0 && now - session.lastSeen > idleMs) void closeSession(session);
+            // Only unanswered calls count as work: an open GET stream alone must not keep a session forever.
+            if (session.decorated.inFlight === 0 && now - session.lastSeen > idleMs)
+              void closeSession(session);
           }
         },
         Math.max(1000, Math.min(idleMs / 2, 60_000)),
@@ -269,17 +290,24 @@ export function createMcpHandler(options: McpHandlerOptions): McpHandler {
     const parsedBody = await ctx.body();
     const transport = new WebStandardStreamableHTTPServerTransport({ enableJsonResponse });
     const server = await options.server({ sessionId: undefined, jsonSchemaValidator, http: ctx });
-    await server.connect(decorate(transport));
-    let response: Response;
+    let answered = false;
+    const release = () => {
+      server.close().catch((error) => report(error, { phase: 'transport', http: ctx }));
+    };
+    // One server per request: closed once every call it was given has been answered.
+    const decorated = decorate(transport, () => {
+      if (answered) release();
+    });
+    await server.connect(decorated);
     try {
-      response = await handleWithTransport(transport, req, ctx, parsedBody);
+      const response = await handleWithTransport(transport, req, ctx, parsedBody);
+      answered = true;
+      if (decorated.inFlight === 0) release();
+      return response;
     } catch (error) {
-      await server.close().catch(() => {});
+      release();
       throw error;
     }
-    return onBodyEnd(response, () => {
-      server.close().catch((error) => report(error, { phase: 'transport', http: ctx }));
-    });
   }
 
   async function serveStateful(req: Request, ctx: HttpContext): Promise<Response> {
@@ -308,21 +336,7 @@ export function createMcpHandler(options: McpHandlerOptions): McpHandler {
       session = await createSession(ctx);
     }
     session.lastSeen = performance.now();
-    // Only POSTs count as work in progress: an open GET stream alone must not keep a session alive forever.
-    if (req.method !== 'POST') return handleWithTransport(session.transport, req, ctx, parsedBody);
-    session.active++;
-    const s = session;
-    let response: Response;
-    try {
-      response = await handleWithTransport(s.transport, req, ctx, parsedBody);
-    } catch (error) {
-      s.active--;
-      throw error;
-    }
-    return onBodyEnd(response, () => {
-      s.active--;
-      s.lastSeen = performance.now();
-    });
+    return handleWithTransport(session.transport, req, ctx, parsedBody);
   }
 
   async function createSession(ctx: HttpContext): Promise<Session> {
@@ -332,15 +346,15 @@ export function createMcpHandler(options: McpHandlerOptions): McpHandler {
       enableJsonResponse,
     });
     const server = await options.server({ sessionId: id, jsonSchemaValidator, http: ctx });
+    const decorated = decorate(transport);
     const session: Session = {
       id,
       transport,
+      decorated,
       server,
       principal: principalOf(ctx.authInfo),
       lastSeen: performance.now(),
-      active: 0,
     };
-    const decorated = decorate(transport);
     // DELETE, close() or a transport failure: forget the session.
     decorated.onclose = () => {
       if (sessions.get(id) === session) sessions.delete(id);
@@ -357,25 +371,7 @@ export function createMcpHandler(options: McpHandlerOptions): McpHandler {
         connection: 'close',
       });
     }
-    const counted = req.method === 'POST';
-    if (counted) inFlight++;
-    let response: Response;
-    try {
-      response = stateful ? await serveStateful(req, ctx) : await serveStateless(req, ctx);
-    } catch (error) {
-      if (counted) requestDone();
-      throw error;
-    }
-    return counted ? onBodyEnd(response, requestDone) : response;
-  }
-
-  function requestDone(): void {
-    inFlight--;
-    if (inFlight === 0 && drainWaiters.length > 0) {
-      const waiters = drainWaiters;
-      drainWaiters = [];
-      for (const w of waiters) w();
-    }
+    return stateful ? serveStateful(req, ctx) : serveStateless(req, ctx);
   }
 
   const dispatch = async (req: Request, ctx: HttpContext): Promise<Response> => {

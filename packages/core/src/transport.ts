@@ -1,12 +1,11 @@
 import type { Transport, TransportSendOptions } from '@modelcontextprotocol/sdk/shared/transport.js';
 import {
   ErrorCode,
-  isJSONRPCErrorResponse,
-  isJSONRPCNotification,
-  isJSONRPCRequest,
-  isJSONRPCResultResponse,
+  type JSONRPCErrorResponse,
   type JSONRPCMessage,
+  type JSONRPCNotification,
   type JSONRPCRequest,
+  type JSONRPCResultResponse,
   type MessageExtraInfo,
   type RequestId,
 } from '@modelcontextprotocol/sdk/types.js';
@@ -31,10 +30,10 @@ export interface MiddlewareTransportOptions {
   onError?: (error: unknown, report: ErrorReport) => void;
   /** @internal Finds the HTTP context of the request that carried a message. Set by `createMcpHandler`. */
   httpContext?: (extra: MessageExtraInfo | undefined) => HttpContext | undefined;
-  /** @internal Told when a call starts and ends, for drain accounting. */
+  /** @internal Told when a request arrives, for drain accounting. */
   onCallStart?: () => void;
-  /** @internal */
-  onCallEnd?: () => void;
+  /** @internal Told when a request has been answered (or cancelled by the client). */
+  onCallEnd?: (transport: MiddlewareTransport) => void;
 }
 
 /** A request the server has been handed and whose answer we are waiting for. */
@@ -49,6 +48,21 @@ interface Pending {
   delivered: boolean;
   /** The client cancelled: nothing is sent back. */
   clientCancelled: boolean;
+}
+
+// The transport validated every message already; these shape checks avoid a second schema parse per message
+// (the SDK's is* guards run zod), which is a measurable share of a call.
+function isRequest(m: JSONRPCMessage): m is JSONRPCRequest {
+  return 'method' in m && 'id' in m;
+}
+function isNotification(m: JSONRPCMessage): m is JSONRPCNotification {
+  return 'method' in m && !('id' in m);
+}
+function isResult(m: JSONRPCMessage): m is JSONRPCResultResponse {
+  return 'result' in m && !('method' in m);
+}
+function isError(m: JSONRPCMessage): m is JSONRPCErrorResponse {
+  return 'error' in m && !('method' in m);
 }
 
 /** Bound on ids of requests whose late server answers must be dropped: a cancelled handler may still answer. */
@@ -76,6 +90,8 @@ export class MiddlewareTransport implements Transport {
   readonly #pending = new Map<RequestId, Pending>();
   readonly #dropped = new Set<RequestId>();
   readonly #passThrough: boolean;
+  /** Without RPC middleware, only the ids of requests not yet answered are kept (for drain and idle checks). */
+  readonly #open = new Set<RequestId>();
 
   constructor(inner: Transport, options: MiddlewareTransportOptions) {
     this.#inner = inner;
@@ -103,7 +119,7 @@ export class MiddlewareTransport implements Transport {
 
   /** Requests received and not yet answered. */
   get inFlight(): number {
-    return this.#pending.size;
+    return this.#passThrough ? this.#open.size : this.#pending.size;
   }
 
   start(): Promise<void> {
@@ -115,14 +131,22 @@ export class MiddlewareTransport implements Transport {
   }
 
   async send(message: JSONRPCMessage, options?: TransportSendOptions): Promise<void> {
-    if (isJSONRPCResultResponse(message) || isJSONRPCErrorResponse(message)) {
+    if (isResult(message) || isError(message)) {
       const id = message.id;
-      if (id !== undefined) {
+      if (this.#passThrough) {
+        if (id !== undefined && this.#open.delete(id)) {
+          try {
+            return await this.#inner.send(message, options);
+          } finally {
+            this.#options.onCallEnd?.(this);
+          }
+        }
+      } else if (id !== undefined) {
         const pending = this.#pending.get(id);
         if (pending?.resolveServer) {
           const resolve = pending.resolveServer;
           pending.resolveServer = undefined;
-          resolve(isJSONRPCResultResponse(message) ? { result: message.result } : { error: message.error });
+          resolve(isResult(message) ? { result: message.result } : { error: message.error });
           return;
         }
         // The middleware answered already (a timeout, say) and cancelled the handler: drop its late answer.
@@ -134,14 +158,26 @@ export class MiddlewareTransport implements Transport {
 
   #receive(message: JSONRPCMessage, extra: MessageExtraInfo | undefined): void {
     if (this.#passThrough) {
+      if (isRequest(message) && !this.#open.has(message.id)) {
+        this.#open.add(message.id);
+        this.#options.onCallStart?.();
+      } else if (isNotification(message) && message.method === 'notifications/cancelled') {
+        // The server sends nothing for a cancelled request: it is over now.
+        const requestId = (message.params as { requestId?: RequestId } | undefined)?.requestId;
+        if (requestId !== undefined && this.#open.delete(requestId)) {
+          this.onmessage?.(message, extra);
+          this.#options.onCallEnd?.(this);
+          return;
+        }
+      }
       this.onmessage?.(message, extra);
       return;
     }
-    if (isJSONRPCRequest(message)) {
+    if (isRequest(message)) {
       this.#handleRequest(message, extra);
       return;
     }
-    if (isJSONRPCNotification(message) && message.method === 'notifications/cancelled') {
+    if (isNotification(message) && message.method === 'notifications/cancelled') {
       const requestId = (message.params as { requestId?: RequestId } | undefined)?.requestId;
       const pending = requestId === undefined ? undefined : this.#pending.get(requestId);
       if (pending) {
@@ -214,14 +250,18 @@ export class MiddlewareTransport implements Transport {
           return { error: { ...INTERNAL_ERROR } };
         },
       )
-      .then((result) => {
+      .then(async (result) => {
+        // A middleware that answered without waiting for the server's answer leaves the handler running.
+        if (this.#releaseServer(pending)) this.#cancelOnServer(id, 'answered by middleware');
+        if (!pending.clientCancelled) {
+          const response: JSONRPCMessage =
+            result.error !== undefined
+              ? { jsonrpc: '2.0', id, error: result.error }
+              : { jsonrpc: '2.0', id, result: result.result };
+          await this.#sendSafely(response, call);
+        }
+        // Only now is the call over: a stateless handler closes the transport when nothing is left in flight.
         this.#finish(pending);
-        if (pending.clientCancelled) return;
-        const response: JSONRPCMessage =
-          result.error !== undefined
-            ? { jsonrpc: '2.0', id, error: result.error }
-            : { jsonrpc: '2.0', id, result: result.result };
-        return this.#sendSafely(response, call);
       });
   }
 
@@ -271,10 +311,8 @@ export class MiddlewareTransport implements Transport {
   #finish(pending: Pending): void {
     if (this.#pending.get(pending.call.id) === pending) {
       this.#pending.delete(pending.call.id);
-      this.#options.onCallEnd?.();
+      this.#options.onCallEnd?.(this);
     }
-    // A middleware that answered without waiting for the server's answer leaves the handler running: cancel it.
-    if (this.#releaseServer(pending)) this.#cancelOnServer(pending.call.id, 'answered by middleware');
   }
 
   async #sendSafely(message: JSONRPCMessage, call: RpcCall | undefined): Promise<void> {
@@ -298,6 +336,9 @@ export class MiddlewareTransport implements Transport {
   }
 
   #closed(): void {
+    const open = this.#open.size;
+    this.#open.clear();
+    for (let i = 0; i < open; i++) this.#options.onCallEnd?.(this);
     for (const pending of this.#pending.values()) {
       pending.controller.abort('connection closed');
       pending.resolveServer?.({ error: { code: ErrorCode.ConnectionClosed, message: 'Connection closed' } });

@@ -127,7 +127,7 @@ export interface HandlerHost {
   readonly draining: boolean;
   /** Sessions held now (0 in stateless mode). */
   readonly sessions: number;
-  /** MCP POST requests being answered now. */
+  /** JSON-RPC requests received and not yet answered, across all sessions. */
   readonly inFlight: number;
   /** Drains and closes the handler: what `McpHandler.close()` does. */
   close(options?: CloseOptions): Promise<void>;

@@ -1,0 +1,215 @@
+/**
+ * Overhead of core: tools/call throughput and latency of a bare SDK server vs the same server behind
+ * createMcpHandler with no middleware and with 5 no-op middleware (HTTP + RPC layers each).
+ *
+ * Each server runs in its own child process; this process is the load generator (keep-alive node:http, fixed
+ * concurrency). Modes are interleaved over several rounds and the median round is reported.
+ *
+ *   node --conditions=mcp-middleware-source --import tsx overhead.ts [--seconds 4] [--rounds 3] [--concurrency 16]
+ */
+import { fork } from 'node:child_process';
+import { randomUUID } from 'node:crypto';
+import { Agent, request } from 'node:http';
+import { parseArgs } from 'node:util';
+import { serve as honoServe } from '@hono/node-server';
+import { createMcpHandler, type Middleware, serve } from '@mcp-middleware/core';
+import { McpServer } from '@modelcontextprotocol/sdk/server/mcp.js';
+import { WebStandardStreamableHTTPServerTransport } from '@modelcontextprotocol/sdk/server/webStandardStreamableHttp.js';
+import { z } from 'zod';
+
+type Mode = 'bare' | 'core' | 'core+5';
+const MODES: Mode[] = ['bare', 'core', 'core+5'];
+
+function makeServer(options: ConstructorParameters<typeof McpServer>[1] = {}) {
+  const server = new McpServer({ name: 'bench', version: '1.0.0' }, options);
+  server.registerTool('echo', { inputSchema: { text: z.string() } }, async ({ text }) => ({
+    content: [{ type: 'text', text }],
+  }));
+  return server;
+}
+
+async function startServer(mode: Mode): Promise<number> {
+  if (mode === 'bare') {
+    // What the SDK's examples do: a session map in front of the web-standard transport.
+    const transports = new Map<string, WebStandardStreamableHTTPServerTransport>();
+    const server = honoServe({
+      port: 0,
+      hostname: '127.0.0.1',
+      fetch: async (req: Request) => {
+        const sid = req.headers.get('mcp-session-id');
+        const existing = sid ? transports.get(sid) : undefined;
+        if (existing) return existing.handleRequest(req);
+        const transport = new WebStandardStreamableHTTPServerTransport({
+          sessionIdGenerator: () => randomUUID(),
+          onsessioninitialized: (id) => void transports.set(id, transport),
+        });
+        await makeServer().connect(transport);
+        return transport.handleRequest(req);
+      },
+    });
+    await new Promise((r) => server.once('listening', r));
+    return (server.address() as { port: number }).port;
+  }
+  const noop = (i: number): Middleware => ({
+    name: `noop-${i}`,
+    http: (_req, _ctx, next) => next(),
+    rpc: (_call, next) => next(),
+  });
+  const handler = createMcpHandler({
+    server: ({ jsonSchemaValidator }) => makeServer({ jsonSchemaValidator }),
+    middleware: mode === 'core' ? [] : [0, 1, 2, 3, 4].map(noop),
+  });
+  const { url } = await serve(handler, { port: 0 });
+  return Number(url.port);
+}
+
+// ---- load generator ----
+
+const agent = new Agent({ keepAlive: true, maxSockets: 256 });
+
+function post(port: number, body: string, headers: Record<string, string>) {
+  return new Promise<{
+    status: number;
+    headers: Record<string, string | string[] | undefined>;
+    text: string;
+  }>((resolve, reject) => {
+    const req = request(
+      {
+        host: '127.0.0.1',
+        port,
+        path: '/mcp',
+        method: 'POST',
+        agent,
+        headers: {
+          'content-type': 'application/json',
+          accept: 'application/json, text/event-stream',
+          'content-length': Buffer.byteLength(body),
+          ...headers,
+        },
+      },
+      (res) => {
+        let text = '';
+        res.setEncoding('utf8');
+        res.on('data', (c) => {
+          text += c;
+        });
+        res.on('end', () => resolve({ status: res.statusCode ?? 0, headers: res.headers, text }));
+      },
+    );
+    req.on('error', reject);
+    req.end(body);
+  });
+}
+
+async function openSession(port: number) {
+  const init = await post(
+    port,
+    JSON.stringify({
+      jsonrpc: '2.0',
+      id: 0,
+      method: 'initialize',
+      params: {
+        protocolVersion: '2025-11-25',
+        capabilities: {},
+        clientInfo: { name: 'bench', version: '1' },
+      },
+    }),
+    {},
+  );
+  const sid = init.headers['mcp-session-id'] as string;
+  const headers = { 'mcp-session-id': sid, 'mcp-protocol-version': '2025-11-25' };
+  await post(port, JSON.stringify({ jsonrpc: '2.0', method: 'notifications/initialized' }), headers);
+  return headers;
+}
+
+interface Result {
+  rps: number;
+  p50: number;
+  p99: number;
+}
+
+async function load(port: number, seconds: number, concurrency: number): Promise<Result> {
+  const headers = await openSession(port);
+  let id = 1;
+  const latencies: number[] = [];
+  const call = async () => {
+    const body = JSON.stringify({
+      jsonrpc: '2.0',
+      id: id++,
+      method: 'tools/call',
+      params: { name: 'echo', arguments: { text: 'hello' } },
+    });
+    const t0 = performance.now();
+    const res = await post(port, body, headers);
+    if (res.status !== 200 || !res.text.includes('hello'))
+      throw new Error(`bad answer ${res.status}: ${res.text}`);
+    return performance.now() - t0;
+  };
+  // Warm up (JIT, connection pool).
+  const warmUntil = performance.now() + 1000;
+  await Promise.all(
+    Array.from({ length: concurrency }, async () => {
+      while (performance.now() < warmUntil) await call();
+    }),
+  );
+  const end = performance.now() + seconds * 1000;
+  const start = performance.now();
+  await Promise.all(
+    Array.from({ length: concurrency }, async () => {
+      while (performance.now() < end) latencies.push(await call());
+    }),
+  );
+  const elapsed = (performance.now() - start) / 1000;
+  latencies.sort((a, b) => a - b);
+  const q = (p: number) => latencies[Math.min(latencies.length - 1, Math.floor(p * latencies.length))] ?? 0;
+  return { rps: latencies.length / elapsed, p50: q(0.5), p99: q(0.99) };
+}
+
+async function main() {
+  const { values } = parseArgs({
+    options: {
+      seconds: { type: 'string', default: '4' },
+      rounds: { type: 'string', default: '3' },
+      concurrency: { type: 'string', default: '16' },
+      child: { type: 'string' },
+    },
+  });
+  if (values.child) {
+    const port = await startServer(values.child as Mode);
+    process.send?.({ port });
+    return;
+  }
+  const seconds = Number(values.seconds);
+  const rounds = Number(values.rounds);
+  const concurrency = Number(values.concurrency);
+  const results: Record<Mode, Result[]> = { bare: [], core: [], 'core+5': [] };
+  for (let round = 0; round < rounds; round++) {
+    for (const mode of MODES) {
+      const child = fork(new URL(import.meta.url).pathname, ['--child', mode], {
+        execArgv: process.execArgv,
+        stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
+      });
+      const port = await new Promise<number>((resolve) =>
+        child.once('message', (m: { port: number }) => resolve(m.port)),
+      );
+      results[mode].push(await load(port, seconds, concurrency));
+      child.kill();
+      await new Promise((r) => child.once('exit', r));
+    }
+  }
+  const median = (xs: Result[]) => [...xs].sort((a, b) => a.rps - b.rps)[Math.floor(xs.length / 2)]!;
+  const bare = median(results.bare);
+  console.log(
+    `tools/call over Streamable HTTP (SSE answers), concurrency ${concurrency}, ${seconds}s x ${rounds} rounds, median round`,
+  );
+  console.log('mode      req/s     p50 ms   p99 ms   throughput vs bare');
+  for (const mode of MODES) {
+    const r = median(results[mode]);
+    console.log(
+      `${mode.padEnd(8)} ${r.rps.toFixed(0).padStart(7)}   ${r.p50.toFixed(2).padStart(6)}   ${r.p99.toFixed(2).padStart(6)}   ${(r.rps / bare.rps).toFixed(3)}`,
+    );
+  }
+  agent.destroy();
+}
+
+await main();
