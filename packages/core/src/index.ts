@@ -22,6 +22,13 @@ export {
 } from './handler.js';
 export { type NodeListener, type NodeServer, type ServeOptions, serve, toNodeListener } from './node.js';
 export { checkOrigin, isLoopbackHostname, loopbackHosts, type OriginPolicy } from './origin.js';
+export {
+  type ProgressExtra,
+  type ProgressOptions,
+  type ProgressReporter,
+  type ProgressUpdate,
+  progressReporter,
+} from './progress.js';
 export type { RateLimitDecision, RateLimitPolicy, RateLimitStore } from './rate-limit.js';
 export {
   checkToolScopes,

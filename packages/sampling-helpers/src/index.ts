@@ -1,1 +1,42 @@
-export {};
+export {
+  checkLabels,
+  chooseSource,
+  type JsonDecision,
+  type LabelDecision,
+  parseJsonAnswer,
+  parseLabel,
+  type SamplingPreference,
+  type SamplingSource,
+  type SourceDecision,
+  validateAnswer,
+} from './decisions.js';
+export { SamplingError, type SamplingFailure } from './errors.js';
+export type {
+  FallbackModel,
+  GenerateFunction,
+  ModelMessage,
+  ModelRequest,
+  ModelResponse,
+} from './model.js';
+export {
+  type ClassifyOptions,
+  canSample,
+  classify,
+  type SampleJsonOptions,
+  type SampleRequest,
+  type SamplingContext,
+  type SamplingExtra,
+  type SamplingOptions,
+  type SamplingServer,
+  type SamplingTarget,
+  sample,
+  sampleJson,
+  samplingContext,
+} from './sampling.js';
+export type {
+  InferOutput,
+  StandardIssue,
+  StandardResult,
+  StandardSchemaProps,
+  StandardSchemaV1,
+} from './standard-schema.js';
