@@ -1,0 +1,256 @@
+import {
+  type AuthInfo,
+  type Duration,
+  ERROR_CODES,
+  errorToResponse,
+  jsonRpcErrorResponse,
+  type Middleware,
+  MiddlewareError,
+  type ToolScopePolicy,
+  toMs,
+  toolScopes,
+} from '@mcp-middleware/core';
+import {
+  type ApiKeyClientReason,
+  type ApiKeyFailureReason,
+  authInfoFor,
+  checkApiKey,
+  clientReasonOf,
+  extractApiKey,
+  type KeySources,
+  MALFORMED_KEY_MESSAGE,
+  refusalMessage,
+} from './decision.js';
+import { parseApiKey } from './key-format.js';
+import type { ApiKeyRecord, KeyStore } from './key-store.js';
+
+/** A refused request, as `onFailure` sees it: the key id at most, never the secret. */
+export interface ApiKeyFailure {
+  /** The precise reason (an unknown id and a wrong secret are told apart here, not to the client). */
+  readonly reason: ApiKeyFailureReason;
+  /** The public id the caller presented, when the key parsed; undefined for `missing` and `malformed`. */
+  readonly keyId: string | undefined;
+  /** The client's address, after the handler's `trustProxy` policy. */
+  readonly clientAddress: string | undefined;
+  /** The request id (echoed to the client as `x-request-id`), to join with other logs. */
+  readonly requestId: string | undefined;
+}
+
+/** Where a verification came from, for `onFailure`. */
+export interface VerifyContext {
+  readonly clientAddress?: string;
+  readonly requestId?: string;
+  /** Abandon the store lookup when this aborts (the client went away). */
+  readonly signal?: AbortSignal;
+}
+
+export type ApiKeyVerification =
+  | { ok: true; authInfo: AuthInfo; record: ApiKeyRecord }
+  | { ok: false; reason: ApiKeyFailureReason; clientReason: ApiKeyClientReason; message: string };
+
+export interface ApiKeyAuthOptions {
+  /** Where keys are looked up by id: a `MemoryKeyStore` fed from config, or your database. */
+  store: KeyStore;
+  /** The header that carries the key. @default 'x-api-key' */
+  header?: string;
+  /** Also accept `Authorization: Bearer <key>`. @default true */
+  bearer?: boolean;
+  /**
+   * Per-tool scopes (core's `ToolScopePolicy`): when set, `tools/list` hides tools the key may not call and
+   * `tools/call` of one is refused with error -32003. @default undefined (no per-tool policy)
+   */
+  toolScopes?: ToolScopePolicy;
+  /** How long a store lookup may take; past it the request gets 503. @default '2s' */
+  lookupTimeout?: Duration;
+  /**
+   * Told of every refused request, to log it or feed a limiter. Never receives key material. Errors it throws
+   * are ignored. @default undefined
+   */
+  onFailure?: (failure: ApiKeyFailure) => void | Promise<void>;
+  /**
+   * Told when the store failed or timed out (the client got 503). @default prints to stderr
+   */
+  onStoreError?: (error: unknown, info: { keyId: string; requestId: string | undefined }) => void;
+}
+
+/** The middleware, plus `verify` for keys that do not arrive over HTTP (stdio: from an environment variable). */
+export interface ApiKeyAuth extends Middleware {
+  /**
+   * Checks a key as the middleware does and reports refusals to `onFailure`. Rejects with a `MiddlewareError`
+   * (`unavailable`) when the store fails or times out: that is not the caller's fault.
+   */
+  verify(key: string | undefined, context?: VerifyContext): Promise<ApiKeyVerification>;
+}
+
+const HEADER_NAME = /^[!#$%&'*+.^_`|~0-9a-z-]+$/;
+
+function defaultOnStoreError(error: unknown, info: { keyId: string; requestId: string | undefined }): void {
+  console.error(`[auth-apikey] key store lookup failed for key id ${info.keyId}:`, error);
+}
+
+function validatePolicy(policy: unknown): asserts policy is ToolScopePolicy {
+  const isScopeList = (v: unknown) => Array.isArray(v) && v.every((s) => typeof s === 'string');
+  if (typeof policy !== 'object' || policy === null) {
+    throw new TypeError('apiKeyAuth: toolScopes must be an object like { tools: { name: ["scope"] } }');
+  }
+  const { tools, default: fallback } = policy as ToolScopePolicy;
+  if (
+    tools !== undefined &&
+    (typeof tools !== 'object' || tools === null || !Object.values(tools).every(isScopeList))
+  ) {
+    throw new TypeError('apiKeyAuth: toolScopes.tools must map tool names to arrays of scope strings');
+  }
+  if (fallback !== undefined && !isScopeList(fallback)) {
+    throw new TypeError('apiKeyAuth: toolScopes.default must be an array of scope strings');
+  }
+}
+
+/**
+ * API key authentication for the MCP endpoint. Keys (`mcpk_<id>_<secret>`) come in the `x-api-key` header or as
+ * `Authorization: Bearer`; the id finds the record, the secret is checked against its SHA-256 in constant time,
+ * then revocation and expiry. An accepted key becomes the request's `AuthInfo` (clientId = key id, scopes,
+ * expiresAt, extra.subject = owner, extra.tenant). Anything else gets 401 with a JSON-RPC error whose
+ * `data.reason` says what to fix, never echoing the key.
+ */
+export function apiKeyAuth(options: ApiKeyAuthOptions): ApiKeyAuth {
+  if (typeof options !== 'object' || options === null)
+    throw new TypeError('apiKeyAuth: options are required');
+  const store = options.store;
+  if (typeof store !== 'object' || store === null || typeof store.find !== 'function') {
+    throw new TypeError(
+      'apiKeyAuth: store must be a KeyStore (an object with find(id)), e.g. new MemoryKeyStore(records)',
+    );
+  }
+  const header = (options.header ?? 'x-api-key').toLowerCase();
+  if (!HEADER_NAME.test(header) || header === 'authorization') {
+    throw new TypeError(
+      `apiKeyAuth: header must be an HTTP header name other than Authorization (use bearer for that), got ${JSON.stringify(options.header)}`,
+    );
+  }
+  const bearer = options.bearer ?? true;
+  if (typeof bearer !== 'boolean') throw new TypeError('apiKeyAuth: bearer must be a boolean');
+  const lookupMs = toMs(options.lookupTimeout ?? '2s', 'apiKeyAuth: lookupTimeout');
+  if (lookupMs <= 0) throw new TypeError('apiKeyAuth: lookupTimeout must be greater than zero');
+  if (options.toolScopes !== undefined) validatePolicy(options.toolScopes);
+  const onFailure = options.onFailure;
+  if (onFailure !== undefined && typeof onFailure !== 'function') {
+    throw new TypeError('apiKeyAuth: onFailure must be a function');
+  }
+  const onStoreError = options.onStoreError ?? defaultOnStoreError;
+  if (typeof onStoreError !== 'function') throw new TypeError('apiKeyAuth: onStoreError must be a function');
+  const sources: KeySources = { header, bearer };
+  const challenge = `ApiKey header="${header}"`;
+
+  const report = (failure: ApiKeyFailure): void => {
+    if (!onFailure) return;
+    try {
+      // A failing or slow reporter must neither fail nor delay the refusal.
+      void Promise.resolve(onFailure(failure)).catch(() => {});
+    } catch {}
+  };
+
+  /** Looks a key up under the timeout; a failure or timeout becomes 503, since the key may well be good. */
+  async function lookup(id: string, context: VerifyContext): Promise<ApiKeyRecord | undefined> {
+    const controller = new AbortController();
+    const outer = context.signal;
+    const onAbort = () => controller.abort(outer?.reason);
+    outer?.addEventListener('abort', onAbort, { once: true });
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    const timeout = new Promise<never>((_, reject) => {
+      timer = setTimeout(() => {
+        const error = new Error(`key store lookup timed out after ${lookupMs} ms`);
+        controller.abort(error);
+        reject(error);
+      }, lookupMs);
+    });
+    try {
+      return await Promise.race([store.find(id, { signal: controller.signal }), timeout]);
+    } catch (error) {
+      // A client that went away is not a store failure worth reporting.
+      if (!outer?.aborted) {
+        try {
+          onStoreError(error, { keyId: id, requestId: context.requestId });
+        } catch {}
+      }
+      throw new MiddlewareError(
+        'unavailable',
+        'Service Unavailable: the API key cannot be checked right now',
+        {
+          cause: error,
+          headers: { 'retry-after': '5' },
+        },
+      );
+    } finally {
+      clearTimeout(timer);
+      outer?.removeEventListener('abort', onAbort);
+    }
+  }
+
+  async function verify(key: string | undefined, context: VerifyContext = {}): Promise<ApiKeyVerification> {
+    const refuse = (
+      reason: ApiKeyFailureReason,
+      keyId: string | undefined,
+      message: string,
+    ): ApiKeyVerification => {
+      report({ reason, keyId, clientAddress: context.clientAddress, requestId: context.requestId });
+      return { ok: false, reason, clientReason: clientReasonOf(reason), message };
+    };
+    if (key === undefined || key === '')
+      return refuse('missing', undefined, 'Unauthorized: an API key is required');
+    const parsed = parseApiKey(key);
+    if (!parsed) return refuse('malformed', undefined, MALFORMED_KEY_MESSAGE);
+    const record = await lookup(parsed.id, context);
+    const decision = checkApiKey(parsed, record, Date.now());
+    if (!decision.ok) {
+      return refuse(decision.reason, parsed.id, refusalMessage(decision.reason));
+    }
+    return { ok: true, authInfo: authInfoFor(decision.record, decision.expiresAt), record: decision.record };
+  }
+
+  const unauthorized = (reason: ApiKeyClientReason, message: string): Response =>
+    jsonRpcErrorResponse(
+      ERROR_CODES.unauthorized.status,
+      ERROR_CODES.unauthorized.rpc,
+      message,
+      { 'www-authenticate': challenge, 'cache-control': 'no-store' },
+      { reason },
+    );
+
+  const middleware: ApiKeyAuth = {
+    name: 'auth-apikey',
+    verify,
+    async http(req, ctx, next) {
+      if (!ctx.isProtected) return next();
+      const context: VerifyContext = {
+        clientAddress: ctx.clientAddress,
+        requestId: ctx.requestId,
+        signal: req.signal,
+      };
+      const found = extractApiKey(req.headers, sources);
+      if (!found.ok) {
+        report({
+          reason: found.reason,
+          keyId: undefined,
+          clientAddress: ctx.clientAddress,
+          requestId: ctx.requestId,
+        });
+        return unauthorized(found.reason, found.message);
+      }
+      let result: ApiKeyVerification;
+      try {
+        result = await verify(found.key, context);
+      } catch (error) {
+        if (MiddlewareError.is(error)) return errorToResponse(error);
+        throw error;
+      }
+      if (!result.ok) return unauthorized(result.clientReason, result.message);
+      ctx.authInfo = result.authInfo;
+      return next();
+    },
+  };
+  // Only a middleware with an RPC layer makes the transport decorator do per-call work, so add it only if asked.
+  if (options.toolScopes !== undefined) {
+    middleware.rpc = toolScopes(options.toolScopes).rpc;
+  }
+  return middleware;
+}
