@@ -8,6 +8,8 @@ import type { ClientCapabilities } from '@modelcontextprotocol/sdk/types.js';
 import { createMcpHandler, type McpHandler, type McpHandlerOptions } from '../handler.js';
 import { type NodeServer, serve } from '../node.js';
 
+export { type ContractTestApi, rateLimitStoreContract } from './rate-limit-store-contract.js';
+
 export interface TestServer {
   readonly handler: McpHandler;
   readonly node: NodeServer;
