@@ -1,0 +1,474 @@
+import {
+  type HttpContext,
+  type Middleware,
+  MiddlewareError,
+  type RpcCall,
+  type RpcResult,
+} from '@mcp-middleware/core';
+import type { RequestHandlerExtra } from '@modelcontextprotocol/sdk/shared/protocol.js';
+import type {
+  LoggingLevel,
+  RequestId,
+  RequestInfo,
+  ServerNotification,
+  ServerRequest,
+} from '@modelcontextprotocol/sdk/types.js';
+import pino, { type DestinationStream, type LevelWithSilent, type Logger } from 'pino';
+import {
+  decideClientLog,
+  isLoggingLevel,
+  LOG_LEVEL_META_KEY,
+  LOGGING_LEVELS,
+  type LoggingServer,
+  lowLevelServer,
+  PINO_LEVEL,
+  sessionFilter,
+} from './client-log.js';
+import {
+  type CallOutcome,
+  type ClassifiedCall,
+  classifyResult,
+  classifyThrown,
+  parseTraceparent,
+} from './outcome.js';
+import { compileRedactPaths, type RedactPath, redact, scrubText } from './redact.js';
+
+export interface JsonLoggerOptions {
+  /**
+   * Your own pino logger. Lines go wherever it writes, at its level. Give either this or `destination`/`level`.
+   * @default a pino logger writing to `destination` at `level`
+   */
+  logger?: Logger;
+  /**
+   * Where lines go when no `logger` is given: a file descriptor or a pino destination stream. Keep stdout (1) for
+   * HTTP-only servers: on a stdio server stdout carries the protocol.
+   * @default 2 (stderr)
+   */
+  destination?: number | DestinationStream;
+  /** The least severe level written when no `logger` is given. @default 'info' */
+  level?: LevelWithSilent;
+  /** Put each `tools/call`'s arguments (redacted) on its call line. @default false */
+  logArguments?: boolean;
+  /**
+   * Dot paths redacted in logged arguments and in the fields a tool logs, e.g. `'card.number'`, `'users.*.ssn'`
+   * (`*` matches any key). Credentials (Authorization, Cookie, API keys, any `token`/`secret`/`password` key) are
+   * always redacted.
+   * @default []
+   */
+  redact?: readonly string[];
+  /** Most calls tracked at once for `forCall` on transports without HTTP (stdio, in-memory). @default 10000 */
+  maxTrackedCalls?: number;
+}
+
+/** The part of a tool's `extra` (the SDK's `RequestHandlerExtra`) a call logger needs. */
+export type ToolExtra = Pick<
+  RequestHandlerExtra<ServerRequest, ServerNotification>,
+  'requestId' | 'sessionId' | 'requestInfo' | '_meta' | 'sendNotification' | 'authInfo'
+>;
+
+/** Extra fields a tool attaches to one log message. Credentials in them are redacted. */
+export type LogFields = Record<string, unknown>;
+
+/**
+ * A logger bound to one call: each message becomes a JSON line carrying the call's ids and, when the client asked
+ * for log messages at that level, a `notifications/message` to the client. The returned promise settles once both
+ * are done and never rejects: logging never fails a tool.
+ */
+export interface CallLogger {
+  /** The correlation id: the HTTP request's `x-request-id` (validated or generated), or one made for this call. */
+  readonly requestId: string | undefined;
+  /** The W3C trace id from `traceparent` (the request's `_meta` or the HTTP header), if one came. */
+  readonly traceId: string | undefined;
+  log(level: LoggingLevel, message: string, fields?: LogFields): Promise<void>;
+  debug(message: string, fields?: LogFields): Promise<void>;
+  info(message: string, fields?: LogFields): Promise<void>;
+  notice(message: string, fields?: LogFields): Promise<void>;
+  warning(message: string, fields?: LogFields): Promise<void>;
+  error(message: string, fields?: LogFields): Promise<void>;
+  critical(message: string, fields?: LogFields): Promise<void>;
+  alert(message: string, fields?: LogFields): Promise<void>;
+  emergency(message: string, fields?: LogFields): Promise<void>;
+}
+
+export interface JsonLogger extends Middleware {
+  readonly name: 'json-logger';
+  /** The pino logger lines are written to. */
+  readonly logger: Logger;
+  /**
+   * A logger bound to the call a tool is handling. Pass the tool's `extra` and the server the tool is registered on
+   * (its `logging/setLevel` state decides what reaches the client).
+   */
+  forCall(extra: ToolExtra, server: LoggingServer): CallLogger;
+  /** Flushes the logger and forgets tracked calls. */
+  close(): Promise<void>;
+}
+
+/** What the RPC layer knows about a call in flight, for `forCall` to find. */
+interface CallEntry {
+  readonly requestId: string | undefined;
+  readonly traceId: string | undefined;
+  readonly method: string | undefined;
+  readonly tool: string | undefined;
+  readonly rpcId: RequestId;
+  readonly clientId: string | undefined;
+  readonly sessionId: string | undefined;
+}
+
+const FIELD_LENGTH = 256;
+
+function header(info: RequestInfo | undefined, name: string): string | undefined {
+  const value = info?.headers[name];
+  return Array.isArray(value) ? value[0] : value;
+}
+
+function isPinoLogger(value: unknown): value is Logger {
+  const v = value as Partial<Logger> | null;
+  return (
+    typeof v === 'object' &&
+    v !== null &&
+    typeof v.info === 'function' &&
+    typeof v.child === 'function' &&
+    typeof v.isLevelEnabled === 'function'
+  );
+}
+
+function rpcLevel(outcome: CallOutcome, errorCode: number | undefined): 'info' | 'warn' | 'error' {
+  if (outcome === 'ok' || outcome === 'cancelled') return 'info';
+  return errorCode === -32603 ? 'error' : 'warn';
+}
+
+function httpLevel(status: number): 'info' | 'warn' | 'error' {
+  return status >= 500 ? 'error' : status >= 400 ? 'warn' : 'info';
+}
+
+function round(ms: number): number {
+  return Math.round(ms * 1000) / 1000;
+}
+
+/** The `error="…"` of a `WWW-Authenticate` challenge: why auth failed, with no credential in it. */
+function authErrorOf(response: Response): string | undefined {
+  const challenge = response.headers.get('www-authenticate');
+  const match = challenge ? /\berror="([^"]{1,64})"/.exec(challenge) : null;
+  return match?.[1];
+}
+
+/** The trace context of a call: `_meta.traceparent` (per message, so stdio has one too) before the HTTP header. */
+function traceOf(params: RpcCall['params'], info: RequestInfo | undefined) {
+  const meta = (params as { _meta?: Record<string, unknown> } | undefined)?._meta;
+  return parseTraceparent(meta?.['traceparent']) ?? parseTraceparent(header(info, 'traceparent'));
+}
+
+/**
+ * Structured JSON logs for an MCP server: one line per HTTP request and one per JSON-RPC call, with credentials
+ * redacted, written with pino to stderr by default; and `forCall(extra, server)`, a logger bound to a call that
+ * writes the same kind of line and sends `notifications/message` to the client at the level it asked for.
+ * Put it first in the middleware list so its lines include what the others refused.
+ */
+export function jsonLogger(options: JsonLoggerOptions = {}): JsonLogger {
+  if (typeof options !== 'object' || options === null) {
+    throw new TypeError('jsonLogger: options must be an object');
+  }
+  if (options.logger !== undefined) {
+    if (!isPinoLogger(options.logger)) throw new TypeError('jsonLogger: logger must be a pino logger');
+    if (options.destination !== undefined || options.level !== undefined) {
+      throw new TypeError(
+        'jsonLogger: give either logger, or destination/level for a logger made here, not both',
+      );
+    }
+  }
+  const destination = options.destination ?? 2;
+  if (
+    typeof destination === 'number'
+      ? !Number.isInteger(destination) || destination < 0
+      : typeof (destination as { write?: unknown })?.write !== 'function'
+  ) {
+    throw new TypeError('jsonLogger: destination must be a file descriptor number or a stream with write()');
+  }
+  const level = options.level ?? 'info';
+  if (level !== 'silent' && !Object.hasOwn(pino.levels.values, level)) {
+    throw new TypeError(
+      `jsonLogger: level must be one of ${Object.keys(pino.levels.values).join(', ')}, silent; got ${String(level)}`,
+    );
+  }
+  const logArguments = options.logArguments ?? false;
+  if (typeof logArguments !== 'boolean') throw new TypeError('jsonLogger: logArguments must be a boolean');
+  const paths: readonly RedactPath[] = compileRedactPaths(options.redact ?? [], 'jsonLogger: redact');
+  const maxTrackedCalls = options.maxTrackedCalls ?? 10_000;
+  if (!Number.isInteger(maxTrackedCalls) || maxTrackedCalls < 1) {
+    throw new TypeError(`jsonLogger: maxTrackedCalls must be a whole number >= 1, got ${maxTrackedCalls}`);
+  }
+
+  const logger: Logger =
+    options.logger ??
+    pino(
+      { level },
+      typeof destination === 'number' ? pino.destination({ fd: destination, sync: true }) : destination,
+    );
+
+  // Calls in flight, for forCall. Over HTTP the SDK hands the tool the very `requestInfo` object the transport
+  // received, so it keys its request's calls (request ids repeat across clients, session ids are absent in
+  // stateless mode); the map goes with the request. Other transports key by session and id, under a bound.
+  const byRequest = new WeakMap<RequestInfo, Map<RequestId, CallEntry>>();
+  const byId = new Map<string, CallEntry>();
+  const idKey = (sessionId: string | undefined, id: RequestId) =>
+    `${sessionId ?? ''}\u0000${typeof id}:${id}`;
+
+  function track(call: RpcCall, entry: CallEntry): void {
+    if (call.requestInfo) {
+      let calls = byRequest.get(call.requestInfo);
+      if (!calls) {
+        calls = new Map();
+        byRequest.set(call.requestInfo, calls);
+      }
+      calls.set(call.id, entry);
+      return;
+    }
+    if (byId.size >= maxTrackedCalls) byId.delete(byId.keys().next().value as string);
+    byId.set(idKey(call.sessionId, call.id), entry);
+  }
+
+  function untrack(call: RpcCall, entry: CallEntry): void {
+    if (call.requestInfo) {
+      const calls = byRequest.get(call.requestInfo);
+      if (calls?.get(call.id) === entry) calls.delete(call.id);
+      return;
+    }
+    const key = idKey(call.sessionId, call.id);
+    if (byId.get(key) === entry) byId.delete(key);
+  }
+
+  function lookup(extra: ToolExtra): CallEntry | undefined {
+    return extra.requestInfo
+      ? byRequest.get(extra.requestInfo)?.get(extra.requestId)
+      : byId.get(idKey(extra.sessionId, extra.requestId));
+  }
+
+  function writeCall(call: RpcCall, entry: CallEntry, classified: ClassifiedCall): void {
+    const lvl = rpcLevel(classified.outcome, classified.errorCode);
+    if (!logger.isLevelEnabled(lvl)) return;
+    const line: Record<string, unknown> = {
+      kind: 'rpc',
+      method: call.method,
+      tool: entry.tool,
+      rpcId: call.id,
+      outcome: classified.outcome,
+      durationMs: round(performance.now() - call.startedAt),
+      clientId: entry.clientId,
+      sessionId: entry.sessionId,
+      requestId: entry.requestId,
+      traceId: entry.traceId,
+    };
+    if (classified.errorCode !== undefined) {
+      line['errorCode'] = classified.errorCode;
+      line['errorMessage'] = scrubText(classified.errorMessage ?? '');
+    }
+    if (logArguments && call.method === 'tools/call') {
+      line['args'] = redact((call.params as { arguments?: unknown } | undefined)?.arguments, paths);
+    }
+    logger[lvl](line, 'rpc');
+  }
+
+  function writeHttp(
+    req: Request,
+    ctx: HttpContext,
+    status: number,
+    response: Response | undefined,
+    aborted: boolean,
+  ): void {
+    const lvl = httpLevel(status);
+    if (!logger.isLevelEnabled(lvl)) return;
+    const userAgent = req.headers.get('user-agent');
+    const line: Record<string, unknown> = {
+      kind: 'http',
+      method: req.method,
+      // The path only: a query string may carry a token.
+      path: ctx.url.pathname,
+      status,
+      durationMs: round(performance.now() - ctx.startedAt),
+      client: ctx.clientAddress,
+      requestId: ctx.requestId,
+      sessionId: ctx.sessionId ?? response?.headers.get('mcp-session-id') ?? undefined,
+      clientId: ctx.authInfo?.clientId,
+      traceId: parseTraceparent(req.headers.get('traceparent'))?.traceId,
+      userAgent: userAgent ? scrubText(userAgent.slice(0, FIELD_LENGTH)) : undefined,
+    };
+    if (response && (status === 401 || status === 403)) line['authError'] = authErrorOf(response);
+    if (aborted) line['aborted'] = true;
+    logger[lvl](line, 'http');
+  }
+
+  /** Logs once the body has been sent (or the client went away): SSE responses end long after their headers. */
+  function logWhenSent(req: Request, ctx: HttpContext, response: Response): Response {
+    if (response.body === null) {
+      writeHttp(req, ctx, response.status, response, false);
+      return response;
+    }
+    let done = false;
+    const finish = (aborted: boolean) => {
+      if (done) return;
+      done = true;
+      writeHttp(req, ctx, response.status, response, aborted);
+    };
+    const reader = response.body.getReader();
+    const body = new ReadableStream<Uint8Array>({
+      async pull(controller) {
+        try {
+          const chunk = await reader.read();
+          if (chunk.done) {
+            controller.close();
+            finish(false);
+          } else {
+            controller.enqueue(chunk.value);
+          }
+        } catch (error) {
+          controller.error(error);
+          finish(true);
+        }
+      },
+      cancel(reason) {
+        finish(true);
+        return reader.cancel(reason);
+      },
+    });
+    return new Response(body, {
+      status: response.status,
+      statusText: response.statusText,
+      headers: response.headers,
+    });
+  }
+
+  function forCall(extra: ToolExtra, server: LoggingServer): CallLogger {
+    if (typeof extra !== 'object' || extra === null || extra.requestId === undefined) {
+      throw new TypeError("jsonLogger.forCall: pass the handler's `extra` (its second argument)");
+    }
+    if (typeof server !== 'object' || server === null) {
+      throw new TypeError('jsonLogger.forCall: pass the McpServer (or Server) the handler is registered on');
+    }
+    // Without the RPC layer (or after a middleware answered early) only what `extra` carries is known.
+    const entry: CallEntry = lookup(extra) ?? {
+      requestId: undefined,
+      traceId: parseTraceparent(extra._meta?.['traceparent'])?.traceId,
+      method: undefined,
+      tool: undefined,
+      rpcId: extra.requestId,
+      clientId: extra.authInfo?.clientId,
+      sessionId: extra.sessionId,
+    };
+    // Bound fields are serialised once, here, not per message.
+    const bound = logger.child({
+      kind: 'tool',
+      method: entry.method,
+      tool: entry.tool,
+      rpcId: entry.rpcId,
+      clientId: entry.clientId,
+      sessionId: entry.sessionId,
+      requestId: entry.requestId,
+      traceId: entry.traceId,
+    });
+    const requestLevel = extra._meta?.[LOG_LEVEL_META_KEY];
+    const low = lowLevelServer(server);
+    // The key the SDK's logging/setLevel handler stores the session's level under.
+    const sessionKey = extra.sessionId || header(extra.requestInfo, 'mcp-session-id') || undefined;
+    const filter = sessionFilter(low, sessionKey);
+
+    const toClient = async (level: LoggingLevel, message: string, fields: LogFields | undefined) => {
+      const params = {
+        level,
+        ...(entry.tool === undefined ? {} : { logger: entry.tool }),
+        data: fields === undefined ? message : { message, ...fields },
+      };
+      try {
+        if (!filter) {
+          // An SDK without the internals read above: its public method still applies the session's level.
+          await low.sendLoggingMessage(params, sessionKey);
+          return;
+        }
+        const decision = decideClientLog(level, {
+          declared: filter.declared,
+          requestLevel: isLoggingLevel(requestLevel) ? requestLevel : undefined,
+          sessionIgnores: filter.ignores(level),
+        });
+        if (decision.ok) await extra.sendNotification({ method: 'notifications/message', params });
+      } catch {
+        // The client went away or the transport failed: a log message must not fail the tool.
+      }
+    };
+
+    const log = (level: LoggingLevel, message: string, fields?: LogFields): Promise<void> => {
+      const text = scrubText(String(message));
+      const safe = fields === undefined ? undefined : (redact(fields, paths) as LogFields);
+      const pinoLevel = PINO_LEVEL[level] ?? 'info';
+      if (bound.isLevelEnabled(pinoLevel)) {
+        bound[pinoLevel](safe === undefined ? { mcpLevel: level } : { mcpLevel: level, data: safe }, text);
+      }
+      return toClient(level, text, safe);
+    };
+
+    const callLogger = { requestId: entry.requestId, traceId: entry.traceId, log } as CallLogger;
+    for (const level of LOGGING_LEVELS) {
+      (callLogger as unknown as Record<string, unknown>)[level] = (message: string, fields?: LogFields) =>
+        log(level, message, fields);
+    }
+    return callLogger;
+  }
+
+  return {
+    name: 'json-logger',
+    logger,
+    forCall,
+
+    async http(req, ctx, next) {
+      let response: Response;
+      try {
+        response = await next();
+      } catch (error) {
+        // The handler turns this into a response after us: log the status it will send.
+        writeHttp(req, ctx, MiddlewareError.is(error) ? error.status : 500, undefined, false);
+        throw error;
+      }
+      return logWhenSent(req, ctx, response);
+    },
+
+    async rpc(call, next) {
+      const entry: CallEntry = {
+        requestId: call.http?.requestId ?? crypto.randomUUID(),
+        traceId: traceOf(call.params, call.requestInfo)?.traceId,
+        method: call.method,
+        tool: call.toolName,
+        rpcId: call.id,
+        clientId: call.authInfo?.clientId,
+        sessionId: call.sessionId,
+      };
+      track(call, entry);
+      let answer: RpcResult;
+      try {
+        answer = await next();
+      } catch (error) {
+        untrack(call, entry);
+        writeCall(call, entry, classifyThrown(error));
+        throw error;
+      }
+      untrack(call, entry);
+      writeCall(call, entry, classifyResult(answer, call.signal.aborted));
+      return answer;
+    },
+
+    async close() {
+      byId.clear();
+      // A destination that never calls back must not hold up shutdown.
+      await new Promise<void>((resolve) => {
+        const timer = setTimeout(resolve, 1000);
+        timer.unref?.();
+        const done = () => {
+          clearTimeout(timer);
+          resolve();
+        };
+        try {
+          logger.flush(done);
+        } catch {
+          done();
+        }
+      });
+    },
+  };
+}
