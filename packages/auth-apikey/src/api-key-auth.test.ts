@@ -158,7 +158,7 @@ describe('apiKeyAuth', () => {
         jsonrpc: '2.0',
         id: null,
         error: {
-          code: -32001,
+          code: -32005,
           message: 'Unauthorized: an API key is required in the x-api-key header or as Authorization: Bearer',
           data: { reason: 'missing' },
         },
@@ -195,7 +195,7 @@ describe('apiKeyAuth', () => {
       const headers = typeof mangled === 'string' ? { 'x-api-key': mangled } : mangled;
       const { response, body } = await rawInitialize(headers);
       expect(response.status).toBe(401);
-      expect(body.error.code).toBe(-32001);
+      expect(body.error.code).toBe(-32005);
       expect(body.error.data.reason).toBe('malformed');
       expect(failures).toHaveLength(1);
       expect(failures[0]).toMatchObject({ reason: 'malformed', keyId: undefined });
@@ -216,7 +216,7 @@ describe('apiKeyAuth', () => {
       expect(wrong.response.status).toBe(401);
       expect(unknown.body).toEqual(wrong.body);
       expect(unknown.body.error).toEqual({
-        code: -32001,
+        code: -32005,
         message: 'Unauthorized: the API key is not valid',
         data: { reason: 'invalid_key' },
       });
@@ -237,7 +237,7 @@ describe('apiKeyAuth', () => {
       const expired = await rawInitialize({ authorization: `Bearer ${key}` });
       expect(expired.response.status).toBe(401);
       expect(expired.body.error).toEqual({
-        code: -32001,
+        code: -32005,
         message: 'Unauthorized: the API key has expired',
         data: { reason: 'expired' },
       });

@@ -7,7 +7,8 @@ export const ERROR_CODES = {
   parse_error: { status: 400, rpc: -32700 },
   invalid_params: { status: 400, rpc: -32602 },
   method_not_found: { status: 404, rpc: -32601 },
-  unauthorized: { status: 401, rpc: -32001 },
+  // Not -32001: that is the SDK's RequestTimeout, and a log must tell a refusal from a deadline by code alone.
+  unauthorized: { status: 401, rpc: -32005 },
   forbidden: { status: 403, rpc: -32003 },
   not_found: { status: 404, rpc: -32004 },
   payload_too_large: { status: 413, rpc: -32600 },
