@@ -411,7 +411,13 @@ export function createMcpHandler(options: McpHandlerOptions): McpHandler {
       startedAt: performance.now(),
     };
     let response: Response;
-    const verdict = checkOrigin(originPolicy, req.headers.get('host'), req.headers.get('origin'));
+    // Origin guards what can change state (the MCP endpoint, protected routes); public metadata and probes may be
+    // read cross-origin, as browser-based clients discovering the authorization server must.
+    const verdict = checkOrigin(
+      originPolicy,
+      req.headers.get('host'),
+      ctx.isProtected ? req.headers.get('origin') : null,
+    );
     if (!verdict.ok) {
       response = jsonRpcErrorResponse(403, -32000, verdict.message);
     } else {
