@@ -1,0 +1,383 @@
+import {
+  type AuthInfo,
+  type Duration,
+  ERROR_CODES,
+  type HttpContext,
+  jsonRpcErrorResponse,
+  type Middleware,
+  MiddlewareError,
+  type RateLimitDecision,
+  type RateLimitPolicy,
+  type RateLimitStore,
+  type RpcCall,
+  type RpcResult,
+  toMs,
+} from '@mcp-middleware/core';
+import { type CompiledPolicy, compilePolicy } from './algorithms.js';
+import { policyItem, rateLimitItem, retryAfterSeconds } from './headers.js';
+import { MemoryStore } from './memory-store.js';
+
+/** What a policy's `key` and `cost` functions see about a request or call. */
+export interface RateLimitSubject {
+  /**
+   * The default key: `id:<clientId>` when an auth middleware identified the client, else `ip:<address>` (after
+   * the handler's `trustProxy`), else `anonymous` (stdio, or a runtime that gives no address).
+   */
+  readonly client: string;
+  readonly authInfo: AuthInfo | undefined;
+  readonly clientAddress: string | undefined;
+  /** The JSON-RPC method (RPC layer only). */
+  readonly method: string | undefined;
+  /** The tool's name for `tools/call` (RPC layer only). */
+  readonly toolName: string | undefined;
+  /** The HTTP request's context, when there is one. */
+  readonly http: HttpContext | undefined;
+}
+
+/** One limit. Several may apply to the same request; each counts on its own. */
+export interface LimitPolicy {
+  /** Names the policy in keys, headers and errors: letters, digits, `_`, `.`, `-`. */
+  name: string;
+  /** Units (requests, or cost) allowed per window. */
+  limit: number;
+  /** The window: `'1m'`, `'1h'`, or milliseconds. */
+  window: Duration;
+  /** `'gcra'` spreads the limit evenly with bursts up to `burst`; `'fixed-window'` counts per clock-aligned window. @default 'gcra' */
+  algorithm?: 'gcra' | 'fixed-window';
+  /** GCRA only: how many units may arrive at once. @default limit */
+  burst?: number;
+  /** Only these JSON-RPC methods count, e.g. `['tools/call', 'resources/read']`. @default every method */
+  methods?: readonly string[];
+  /** Only calls of these tools count. @default every tool */
+  tools?: readonly string[];
+  /**
+   * Where the policy is checked. `'http'`: every HTTP request to the MCP endpoint, refused with 429 and headers.
+   * `'rpc'`: every JSON-RPC request, refused in-band with error -32029 (also over stdio, where `'http'` policies
+   * are checked per request too).
+   * @default 'rpc' when `methods` or `tools` is set, else 'http'
+   */
+  layer?: 'http' | 'rpc';
+  /**
+   * What the count is per. Return undefined to leave a request out of this policy. Per tenant:
+   * `(s) => s.authInfo?.extra?.tenant as string | undefined`; per client and tool: `(s) => `${s.client}:${s.toolName}``.
+   * @default (s) => s.client
+   */
+  key?: (subject: RateLimitSubject) => string | undefined;
+  /** Units one request uses, a whole number from 1 to the burst (GCRA) or limit (fixed window). @default 1 */
+  cost?: number | ((subject: RateLimitSubject) => number);
+}
+
+/** What happened when the store could not decide. */
+export interface StoreFailureEvent {
+  /** The policy being checked. */
+  readonly policy: string;
+  /** What the middleware did about it, per `onStoreFailure`. */
+  readonly outcome: 'open' | 'closed' | 'local';
+}
+
+export interface RateLimitOptions {
+  /** The limits, checked together; a request refused by any of them is refused. */
+  policies: readonly LimitPolicy[];
+  /** Where counts live. Pass a `RedisStore` to share limits across instances. @default new MemoryStore() */
+  store?: RateLimitStore;
+  /**
+   * When the store fails or times out: `'open'` admits the request, `'closed'` answers 503 (RPC: -32002),
+   * `'local'` decides with a bounded in-process store (limits then hold per instance until the store is back).
+   * @default 'open'
+   */
+  onStoreFailure?: 'open' | 'closed' | 'local';
+  /** The store used under `onStoreFailure: 'local'`. @default new MemoryStore({ maxKeys: 10000 }) */
+  localStore?: RateLimitStore;
+  /** Called on every store failure, to log and count them. @default a warning on stderr, at most every 10 s */
+  onStoreError?: (error: unknown, event: StoreFailureEvent) => void;
+}
+
+interface Policy {
+  readonly name: string;
+  readonly store: RateLimitPolicy;
+  readonly compiled: CompiledPolicy;
+  readonly layer: 'http' | 'rpc';
+  readonly methods: ReadonlySet<string> | undefined;
+  readonly tools: ReadonlySet<string> | undefined;
+  readonly key: (subject: RateLimitSubject) => string | undefined;
+  readonly cost: number | ((subject: RateLimitSubject) => number);
+  /** Its `RateLimit-Policy` item, formatted once. */
+  readonly header: string;
+}
+
+/** One policy's answer for one request; `decision` is undefined when the store failed and the policy let it pass. */
+export interface PolicyOutcome {
+  readonly policy: string;
+  readonly header: string;
+  readonly decision: RateLimitDecision | undefined;
+}
+
+export type RateLimitVerdict =
+  | { ok: true; outcomes: readonly PolicyOutcome[] }
+  | { ok: false; policy: string; decision: RateLimitDecision; outcomes: readonly PolicyOutcome[] };
+
+/**
+ * Combines the policies' answers. Pure. When several refuse, the one with the longest wait is reported: the
+ * client cannot succeed before then.
+ */
+export function decide(outcomes: readonly PolicyOutcome[]): RateLimitVerdict {
+  let refused: { policy: string; decision: RateLimitDecision } | undefined;
+  for (const o of outcomes) {
+    if (
+      o.decision &&
+      !o.decision.allowed &&
+      o.decision.retryAfterMs >= (refused?.decision.retryAfterMs ?? -1)
+    ) {
+      refused = { policy: o.policy, decision: o.decision };
+    }
+  }
+  return refused ? { ok: false, ...refused, outcomes } : { ok: true, outcomes };
+}
+
+/** The IETF `RateLimit-Policy` and `RateLimit` fields for a verdict, and `Retry-After` when refused. */
+export function rateLimitHeaders(verdict: RateLimitVerdict): Record<string, string> {
+  const counted = verdict.outcomes.filter((o) => o.decision !== undefined);
+  const headers: Record<string, string> = {};
+  if (counted.length > 0) {
+    headers['ratelimit-policy'] = counted.map((o) => o.header).join(', ');
+    headers['ratelimit'] = counted.map((o) => rateLimitItem(o.policy, o.decision!)).join(', ');
+  }
+  if (!verdict.ok) headers['retry-after'] = String(retryAfterSeconds(verdict.decision.retryAfterMs));
+  return headers;
+}
+
+/** The default key of a client: its id when authenticated, else its address. */
+export function clientKey(authInfo: AuthInfo | undefined, clientAddress: string | undefined): string {
+  if (authInfo?.clientId) return `id:${authInfo.clientId}`;
+  if (clientAddress) return `ip:${clientAddress}`;
+  return 'anonymous';
+}
+
+const NAME = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$/;
+const WARN_INTERVAL_MS = 10_000;
+
+function compile(options: LimitPolicy, index: number, seen: Set<string>): Policy {
+  const where = `rateLimit: policies[${index}]`;
+  if (typeof options !== 'object' || options === null) throw new TypeError(`${where} must be an object`);
+  const { name } = options;
+  if (typeof name !== 'string' || !NAME.test(name)) {
+    throw new TypeError(
+      `${where}.name must be 1-64 letters, digits, '_', '.' or '-', got ${JSON.stringify(name)}`,
+    );
+  }
+  if (seen.has(name)) throw new TypeError(`${where}.name '${name}' is used by another policy`);
+  seen.add(name);
+  const windowMs = toMs(options.window, `${where}.window`);
+  const store: RateLimitPolicy = {
+    limit: options.limit,
+    windowMs,
+    algorithm: options.algorithm ?? 'gcra',
+    ...(options.burst === undefined ? {} : { burst: options.burst }),
+  };
+  let compiled: CompiledPolicy;
+  try {
+    compiled = compilePolicy(store);
+  } catch (error) {
+    throw new TypeError(`${where} (${name}): ${(error as Error).message.replace(/^policy\./, '')}`);
+  }
+  for (const list of ['methods', 'tools'] as const) {
+    const value = options[list];
+    if (value !== undefined && (!Array.isArray(value) || !value.every((v) => typeof v === 'string'))) {
+      throw new TypeError(`${where}.${list} must be an array of strings`);
+    }
+  }
+  const filtered = options.methods !== undefined || options.tools !== undefined;
+  const layer = options.layer ?? (filtered ? 'rpc' : 'http');
+  if (layer !== 'http' && layer !== 'rpc') {
+    throw new TypeError(`${where}.layer must be 'http' or 'rpc', got ${String(layer)}`);
+  }
+  if (layer === 'http' && filtered) {
+    throw new TypeError(
+      `${where}: methods and tools need layer 'rpc' (the HTTP layer counts whole requests)`,
+    );
+  }
+  if (options.key !== undefined && typeof options.key !== 'function') {
+    throw new TypeError(`${where}.key must be a function`);
+  }
+  const cost = options.cost ?? 1;
+  if (typeof cost === 'number') checkPolicyCost(cost, compiled, `${where}.cost`);
+  else if (typeof cost !== 'function') throw new TypeError(`${where}.cost must be a number or a function`);
+  return {
+    name,
+    store,
+    compiled,
+    layer,
+    methods: options.methods ? new Set(options.methods) : undefined,
+    tools: options.tools ? new Set(options.tools) : undefined,
+    key: options.key ?? ((s) => s.client),
+    cost,
+    header: policyItem(name, compiled.limit, windowMs),
+  };
+}
+
+function checkPolicyCost(cost: number, compiled: CompiledPolicy, what: string): number {
+  if (!Number.isInteger(cost) || cost < 1 || cost > compiled.capacity) {
+    throw new TypeError(`${what} must be a whole number from 1 to ${compiled.capacity}, got ${cost}`);
+  }
+  return cost;
+}
+
+function applies(policy: Policy, method: string | undefined, toolName: string | undefined): boolean {
+  if (policy.tools && !(method === 'tools/call' && toolName !== undefined && policy.tools.has(toolName))) {
+    return false;
+  }
+  if (policy.methods && !(method !== undefined && policy.methods.has(method))) return false;
+  return true;
+}
+
+function withHeaders(response: Response, headers: Record<string, string>): Response {
+  try {
+    for (const [name, value] of Object.entries(headers)) response.headers.set(name, value);
+    return response;
+  } catch {
+    // Immutable headers (a Response from fetch()): copy once.
+    const copy = new Response(response.body, response);
+    for (const [name, value] of Object.entries(headers)) copy.headers.set(name, value);
+    return copy;
+  }
+}
+
+function refusal(verdict: Extract<RateLimitVerdict, { ok: false }>) {
+  const { decision, policy } = verdict;
+  return {
+    message: `Rate limit exceeded (policy '${policy}'): retry in ${retryAfterSeconds(decision.retryAfterMs)} s`,
+    data: {
+      retryAfterMs: decision.retryAfterMs,
+      limit: decision.limit,
+      remaining: decision.remaining,
+      resetMs: decision.resetMs,
+      policy,
+    },
+  };
+}
+
+/**
+ * Rate limits for an MCP server: per client, per tool or method, per tenant, with costs. HTTP-layer policies
+ * answer 429 with `Retry-After` and the IETF `RateLimit`/`RateLimit-Policy` fields; RPC-layer policies (and every
+ * policy over stdio) answer a JSON-RPC error -32029 with the wait in `data`. Place it after auth middleware, so
+ * that limits are per client id rather than per address.
+ */
+export function rateLimit(options: RateLimitOptions): Middleware {
+  if (typeof options !== 'object' || options === null) throw new TypeError('rateLimit: options are required');
+  if (!Array.isArray(options.policies) || options.policies.length === 0) {
+    throw new TypeError('rateLimit: policies must be a non-empty array');
+  }
+  const seen = new Set<string>();
+  const policies = options.policies.map((p, i) => compile(p, i, seen));
+  const ownStore = options.store === undefined;
+  const store = options.store ?? new MemoryStore();
+  if (typeof store.consume !== 'function') throw new TypeError('rateLimit: store must implement consume()');
+  const onStoreFailure = options.onStoreFailure ?? 'open';
+  if (onStoreFailure !== 'open' && onStoreFailure !== 'closed' && onStoreFailure !== 'local') {
+    throw new TypeError(
+      `rateLimit: onStoreFailure must be 'open', 'closed' or 'local', got ${String(onStoreFailure)}`,
+    );
+  }
+  const ownLocalStore = onStoreFailure === 'local' && options.localStore === undefined;
+  const localStore = options.localStore ?? (ownLocalStore ? new MemoryStore({ maxKeys: 10_000 }) : undefined);
+  let lastWarning = Number.NEGATIVE_INFINITY;
+  const onStoreError =
+    options.onStoreError ??
+    ((error: unknown, event: StoreFailureEvent) => {
+      const now = Date.now();
+      if (now - lastWarning < WARN_INTERVAL_MS) return;
+      lastWarning = now;
+      const reason = error instanceof Error ? error.message : String(error);
+      console.warn(
+        `[ratelimit] store failed for policy '${event.policy}' (${reason}); failing ${event.outcome}`,
+      );
+    });
+  const httpPolicies = policies.filter((p) => p.layer === 'http');
+  const rpcPolicies = policies.filter((p) => p.layer === 'rpc');
+
+  async function consume(policy: Policy, key: string, cost: number): Promise<RateLimitDecision | undefined> {
+    try {
+      return await store.consume(key, policy.store, cost);
+    } catch (error) {
+      try {
+        onStoreError(error, { policy: policy.name, outcome: onStoreFailure });
+      } catch {
+        // A failing hook must not fail the request.
+      }
+      if (onStoreFailure === 'open') return undefined;
+      if (onStoreFailure === 'local') return localStore!.consume(key, policy.store, cost);
+      throw new MiddlewareError('unavailable', 'Rate limiting is unavailable; try again shortly', {
+        cause: error,
+        headers: { 'retry-after': '1' },
+      });
+    }
+  }
+
+  async function check(list: readonly Policy[], subject: RateLimitSubject): Promise<RateLimitVerdict> {
+    const outcomes = await Promise.all(
+      list.map(async (policy): Promise<PolicyOutcome | undefined> => {
+        if (!applies(policy, subject.method, subject.toolName)) return undefined;
+        const key = policy.key(subject);
+        if (key === undefined) return undefined;
+        const cost =
+          typeof policy.cost === 'number'
+            ? policy.cost
+            : checkPolicyCost(policy.cost(subject), policy.compiled, `rateLimit: cost of '${policy.name}'`);
+        const decision = await consume(policy, `${policy.name}:${key}`, cost);
+        return { policy: policy.name, header: policy.header, decision };
+      }),
+    );
+    return decide(outcomes.filter((o) => o !== undefined));
+  }
+
+  return {
+    name: 'rate-limit',
+
+    async http(_req, ctx, next) {
+      if (!ctx.isProtected || httpPolicies.length === 0) return next();
+      const subject: RateLimitSubject = {
+        client: clientKey(ctx.authInfo, ctx.clientAddress),
+        authInfo: ctx.authInfo,
+        clientAddress: ctx.clientAddress,
+        method: undefined,
+        toolName: undefined,
+        http: ctx,
+      };
+      const verdict = await check(httpPolicies, subject);
+      const headers = rateLimitHeaders(verdict);
+      if (!verdict.ok) {
+        const { message, data } = refusal(verdict);
+        const { status, rpc } = ERROR_CODES.rate_limited;
+        return jsonRpcErrorResponse(status, rpc, message, headers, data);
+      }
+      return withHeaders(await next(), headers);
+    },
+
+    async rpc(call: RpcCall, next): Promise<RpcResult> {
+      // Over HTTP the HTTP layer already counted the request; elsewhere (stdio) every policy counts per call.
+      const list = call.http ? rpcPolicies : policies;
+      if (list.length === 0) return next();
+      const address = call.http?.clientAddress;
+      const subject: RateLimitSubject = {
+        client: clientKey(call.authInfo, address),
+        authInfo: call.authInfo,
+        clientAddress: address,
+        method: call.method,
+        toolName: call.toolName,
+        http: call.http,
+      };
+      const verdict = await check(list, subject);
+      if (!verdict.ok) {
+        const { message, data } = refusal(verdict);
+        return { error: { code: ERROR_CODES.rate_limited.rpc, message, data } };
+      }
+      return next();
+    },
+
+    async close() {
+      // Stores passed in stay the caller's; close what was made here.
+      if (ownStore) await store.close?.();
+      if (ownLocalStore) await localStore?.close?.();
+    },
+  };
+}

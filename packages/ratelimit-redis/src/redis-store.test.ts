@@ -1,0 +1,189 @@
+import { spawn } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import { dirname, join } from 'node:path';
+import { createInterface } from 'node:readline';
+import { pathToFileURL } from 'node:url';
+import { rateLimitStoreContract } from '@mcp-middleware/core/testing';
+import { Redis } from 'ioredis';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { RateLimitStoreError } from './errors.js';
+import { RedisStore } from './redis-store.js';
+import { connectRedis, deleteKeys, REDIS_URL, uniquePrefix } from './test-redis.js';
+
+const DAY = 86_400_000;
+let redis: Redis;
+const prefix = uniquePrefix('store');
+
+beforeAll(async () => {
+  redis = await connectRedis();
+});
+afterAll(async () => {
+  if (!redis) return;
+  await deleteKeys(redis, prefix);
+  await redis.quit();
+});
+
+rateLimitStoreContract('RedisStore', () => new RedisStore({ client: redis, prefix, timeout: '2s' }), {
+  describe,
+  it,
+  expect,
+  beforeAll,
+  afterAll,
+});
+
+describe('RedisStore', () => {
+  const store = () => new RedisStore({ client: redis, prefix, timeout: '2s' });
+
+  describe('when the script cache is flushed mid-test (SCRIPT FLUSH, or a failover to a fresh node)', () => {
+    it('reloads the script and keeps counting where it was', async () => {
+      const s = store();
+      const policy = { limit: 5, windowMs: DAY };
+      expect((await s.consume('flush', policy)).remaining).toBe(4);
+      expect((await s.consume('flush', policy)).remaining).toBe(3);
+      await redis.script('FLUSH');
+      expect((await s.consume('flush', policy)).remaining).toBe(2);
+      await redis.script('FLUSH');
+      const fixed = { limit: 2, windowMs: DAY, algorithm: 'fixed-window' as const };
+      expect((await s.consume('flush-fixed', fixed)).remaining).toBe(1);
+    });
+  });
+
+  describe('when a request is refused', () => {
+    it('leaves the stored state untouched', async () => {
+      const s = store();
+      for (const algorithm of ['gcra', 'fixed-window'] as const) {
+        const key = `untouched-${algorithm}`;
+        const policy = { limit: 1, windowMs: DAY, algorithm };
+        expect((await s.consume(key, policy)).allowed).toBe(true);
+        const before = await redis.get(prefix + key);
+        const ttlBefore = await redis.pttl(prefix + key);
+        expect((await s.consume(key, policy)).allowed).toBe(false);
+        expect(await redis.get(prefix + key)).toBe(before);
+        expect(await redis.pttl(prefix + key)).toBeLessThanOrEqual(ttlBefore);
+      }
+    });
+  });
+
+  describe('the keys it writes', () => {
+    it('expire when they would mean nothing: after the TAT (GCRA) or at the window end', async () => {
+      const s = store();
+      await s.consume('ttl-gcra', { limit: 10, windowMs: 60_000 });
+      const gcraTtl = await redis.pttl(`${prefix}ttl-gcra`);
+      expect(gcraTtl).toBeGreaterThan(0);
+      expect(gcraTtl).toBeLessThanOrEqual(6_000);
+      await s.consume('ttl-fixed', { limit: 10, windowMs: 60_000, algorithm: 'fixed-window' });
+      const fixedTtl = await redis.pttl(`${prefix}ttl-fixed`);
+      expect(fixedTtl).toBeGreaterThan(0);
+      expect(fixedTtl).toBeLessThanOrEqual(60_000);
+    });
+  });
+
+  describe('when the client is not connected', () => {
+    it('fails at once with reason not-connected, sending nothing', async () => {
+      const idle = new Redis(REDIS_URL, { lazyConnect: true, enableOfflineQueue: false });
+      const s = new RedisStore({ client: idle, prefix });
+      const started = performance.now();
+      const error = await s.consume('idle', { limit: 1, windowMs: 1000 }).catch((e: unknown) => e);
+      expect(performance.now() - started).toBeLessThan(50);
+      expect(RateLimitStoreError.is(error)).toBe(true);
+      expect((error as RateLimitStoreError).reason).toBe('not-connected');
+      expect((error as RateLimitStoreError).code).toBe('unavailable');
+      idle.disconnect();
+    });
+  });
+
+  describe('configuration', () => {
+    it('throws a TypeError naming the option', () => {
+      expect(() => new RedisStore({ client: {} as never })).toThrow(/client must be an ioredis/);
+      expect(() => new RedisStore({ client: redis, timeout: 'soon' as never })).toThrow(/timeout/);
+      expect(() => new RedisStore({ client: redis, timeout: 0 })).toThrow(TypeError);
+    });
+
+    it('rejects a policy or cost that could never be honoured, before calling Redis', async () => {
+      const s = store();
+      await expect(s.consume('bad', { limit: 0, windowMs: 1000 })).rejects.toThrow(/limit/);
+      await expect(s.consume('bad', { limit: 5, windowMs: 1000 }, 6)).rejects.toThrow(/cost/);
+      await expect(s.consume('bad', { limit: 5, windowMs: 1000, burst: 2 }, 3)).rejects.toThrow(/burst/);
+      await expect(s.consume('bad', { limit: 5, windowMs: 1000 }, 1.5)).rejects.toThrow(TypeError);
+    });
+  });
+});
+
+/** tsx's `--import` entry, so child processes run the TypeScript sources as the lead's bench command does. */
+function tsxLoader(): string {
+  const candidates = [
+    join(import.meta.dirname, '..'),
+    // pnpm's hidden hoist folder, where tsx lives when another workspace package depends on it.
+    join(import.meta.dirname, '../../../node_modules/.pnpm'),
+  ];
+  for (const from of candidates) {
+    try {
+      const pkg = createRequire(join(from, 'package.json')).resolve('tsx/package.json');
+      const loader = join(dirname(pkg), 'dist/loader.mjs');
+      if (existsSync(loader)) return pathToFileURL(loader).href;
+    } catch {
+      // try the next place
+    }
+  }
+  throw new Error('tsx is not installed: the multi-process test runs its children with `node --import tsx`');
+}
+
+describe('when 4 processes hammer one key at limit 1000', () => {
+  it('admits exactly 1000 between them', async () => {
+    const key = 'hammer';
+    const loader = tsxLoader();
+    const children = Array.from({ length: 4 }, () =>
+      spawn(
+        process.execPath,
+        [
+          '--conditions=mcp-middleware-source',
+          '--import',
+          loader,
+          join(import.meta.dirname, 'test-hammer.ts'),
+          REDIS_URL,
+          prefix,
+          key,
+          '1000',
+          '600',
+        ],
+        { stdio: ['pipe', 'pipe', 'inherit'] },
+      ),
+    );
+    try {
+      const outputs = children.map((child) => {
+        const lines = createInterface({ input: child.stdout! });
+        const queue: string[] = [];
+        const waiters: Array<(line: string) => void> = [];
+        lines.on('line', (line) => {
+          const w = waiters.shift();
+          if (w) w(line);
+          else queue.push(line);
+        });
+        const exited = new Promise<number | null>((resolve) => child.once('exit', resolve));
+        const nextLine = () =>
+          Promise.race([
+            new Promise<string>((resolve) => {
+              const queued = queue.shift();
+              if (queued !== undefined) resolve(queued);
+              else waiters.push(resolve);
+            }),
+            exited.then((code) => {
+              throw new Error(`a hammer process exited early with code ${code}`);
+            }),
+          ]);
+        return { nextLine, exited };
+      });
+      for (const o of outputs) expect(await o.nextLine()).toBe('ready');
+      for (const child of children) child.stdin!.write('go\n');
+      const results = await Promise.all(
+        outputs.map(async (o) => JSON.parse(await o.nextLine()) as { admitted: number; attempts: number }),
+      );
+      expect(results.map((r) => r.attempts)).toEqual([600, 600, 600, 600]);
+      expect(results.reduce((sum, r) => sum + r.admitted, 0)).toBe(1000);
+      expect(await Promise.all(outputs.map((o) => o.exited))).toEqual([0, 0, 0, 0]);
+    } finally {
+      for (const child of children) if (child.exitCode === null) child.kill();
+    }
+  }, 60_000);
+});

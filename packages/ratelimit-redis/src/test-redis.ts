@@ -1,0 +1,220 @@
+/**
+ * Test helpers: the shared Redis (REDIS_URL or 127.0.0.1:6379, failing loudly when absent), and private
+ * `redis-server` processes on free ports for cluster and outage tests.
+ */
+import { type ChildProcess, execFile, spawn } from 'node:child_process';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { createServer, Socket } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
+import { Cluster, Redis, type RedisOptions } from 'ioredis';
+
+export const REDIS_URL = process.env['REDIS_URL'] ?? 'redis://127.0.0.1:6379';
+
+/** Options that make a client give up fast instead of queueing: what the README recommends. */
+export const FAST_FAIL: RedisOptions = {
+  enableOfflineQueue: false,
+  maxRetriesPerRequest: 1,
+  connectTimeout: 2000,
+  retryStrategy: () => 50,
+};
+
+/** Connects to the shared Redis, or throws a message that says what to do. Tests never skip. */
+export async function connectRedis(options: RedisOptions = {}): Promise<Redis> {
+  const client = new Redis(REDIS_URL, {
+    ...FAST_FAIL,
+    lazyConnect: true,
+    retryStrategy: () => null,
+    ...options,
+  });
+  client.on('error', () => {});
+  try {
+    await client.connect();
+    await client.ping();
+  } catch (error) {
+    client.disconnect();
+    throw new Error(
+      `Redis is not reachable at ${REDIS_URL} (${(error as Error).message}). These tests need a real Redis: ` +
+        'start one (redis-server) or set REDIS_URL.',
+    );
+  }
+  return client;
+}
+
+/** A key prefix no other run shares. */
+export function uniquePrefix(label: string): string {
+  return `test:rl:${label}:${process.pid}:${Math.random().toString(36).slice(2, 10)}:`;
+}
+
+/** Deletes every key under `prefix` on a standalone Redis. */
+export async function deleteKeys(client: Redis, prefix: string): Promise<void> {
+  let cursor = '0';
+  do {
+    const [next, keys] = await client.scan(cursor, 'MATCH', `${prefix}*`, 'COUNT', 1000);
+    cursor = next;
+    if (keys.length > 0) await client.del(...keys);
+  } while (cursor !== '0');
+}
+
+export async function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = createServer();
+    server.once('error', reject);
+    server.listen(0, '127.0.0.1', () => {
+      const { port } = server.address() as { port: number };
+      server.close(() => resolve(port));
+    });
+  });
+}
+
+/** Resolves when `port` answers PING with PONG, or rejects after `timeoutMs`. */
+async function waitForPong(port: number, timeoutMs = 5000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const ok = await new Promise<boolean>((resolve) => {
+      const socket = new Socket();
+      const done = (value: boolean) => {
+        socket.destroy();
+        resolve(value);
+      };
+      socket.setTimeout(500, () => done(false));
+      socket.once('error', () => done(false));
+      socket.once('data', (data) => done(data.toString().startsWith('+PONG')));
+      socket.connect(port, '127.0.0.1', () => socket.write('PING\r\n'));
+    });
+    if (ok) return;
+    if (Date.now() > deadline)
+      throw new Error(`redis-server on port ${port} did not start in ${timeoutMs} ms`);
+    await new Promise((r) => setTimeout(r, 25));
+  }
+}
+
+/** A `redis-server` this test owns: started on a free port in a temp dir, stoppable and restartable. */
+export class RedisServerProcess {
+  readonly port: number;
+  readonly dir: string;
+  readonly #args: readonly string[];
+  #child: ChildProcess | undefined;
+
+  private constructor(port: number, dir: string, args: readonly string[]) {
+    this.port = port;
+    this.dir = dir;
+    this.#args = args;
+  }
+
+  static async start(extraArgs: readonly string[] = []): Promise<RedisServerProcess> {
+    const port = await freePort();
+    const dir = await mkdtemp(join(tmpdir(), 'rl-redis-'));
+    const server = new RedisServerProcess(port, dir, extraArgs);
+    await server.start();
+    return server;
+  }
+
+  get url(): string {
+    return `redis://127.0.0.1:${this.port}`;
+  }
+
+  async start(): Promise<void> {
+    if (this.#child) return;
+    const child = spawn(
+      'redis-server',
+      [
+        '--port',
+        String(this.port),
+        '--bind',
+        '127.0.0.1',
+        '--save',
+        '',
+        '--appendonly',
+        'no',
+        '--dir',
+        this.dir,
+        ...this.#args,
+      ],
+      { stdio: 'ignore' },
+    );
+    const failed = new Promise<never>((_, reject) => {
+      child.once('error', (error) =>
+        reject(new Error(`cannot start redis-server (is it installed?): ${error.message}`)),
+      );
+    });
+    this.#child = child;
+    await Promise.race([waitForPong(this.port), failed]);
+  }
+
+  /** Stops the server (SIGKILL: an abrupt outage, and nothing is saved). */
+  async stop(): Promise<void> {
+    const child = this.#child;
+    if (!child) return;
+    this.#child = undefined;
+    if (child.exitCode !== null || child.signalCode !== null) return;
+    const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+    child.kill('SIGKILL');
+    await exited;
+  }
+
+  async destroy(): Promise<void> {
+    await this.stop();
+    await rm(this.dir, { recursive: true, force: true });
+  }
+}
+
+/** A 3-master Redis Cluster from `redis-server` processes this test owns. */
+export async function startCluster(): Promise<{ nodes: RedisServerProcess[]; destroy(): Promise<void> }> {
+  const nodes: RedisServerProcess[] = [];
+  const destroy = async () => {
+    await Promise.all(nodes.map((n) => n.destroy()));
+  };
+  try {
+    for (let i = 0; i < 3; i++) {
+      nodes.push(
+        await RedisServerProcess.start([
+          '--cluster-enabled',
+          'yes',
+          '--cluster-config-file',
+          'nodes.conf',
+          '--cluster-node-timeout',
+          '2000',
+        ]),
+      );
+    }
+    await promisify(execFile)(
+      'redis-cli',
+      ['--cluster', 'create', ...nodes.map((n) => `127.0.0.1:${n.port}`), '--cluster-yes'],
+      { timeout: 20_000 },
+    );
+    // Every node must agree the cluster is up before clients use it.
+    const deadline = Date.now() + 15_000;
+    for (const node of nodes) {
+      const client = new Redis(node.port, '127.0.0.1', { lazyConnect: true });
+      await client.connect();
+      try {
+        while (!(await client.cluster('INFO')).includes('cluster_state:ok')) {
+          if (Date.now() > deadline) throw new Error('the test cluster did not reach cluster_state:ok');
+          await new Promise((r) => setTimeout(r, 50));
+        }
+      } finally {
+        client.disconnect();
+      }
+    }
+    return { nodes, destroy };
+  } catch (error) {
+    await destroy();
+    throw error;
+  }
+}
+
+/** An ioredis Cluster client for `nodes`, ready to use. */
+export async function connectCluster(nodes: readonly RedisServerProcess[]): Promise<Cluster> {
+  const cluster = new Cluster(
+    nodes.map((n) => ({ host: '127.0.0.1', port: n.port })),
+    { enableOfflineQueue: true, redisOptions: { maxRetriesPerRequest: 1 } },
+  );
+  cluster.on('error', () => {});
+  await new Promise<void>((resolve, reject) => {
+    cluster.once('ready', resolve);
+    cluster.once('error', reject);
+  });
+  return cluster;
+}
