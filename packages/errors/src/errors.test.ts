@@ -1,13 +1,18 @@
 import { once } from 'node:events';
 import { createServer, type Server } from 'node:http';
-import { createRequire } from 'node:module';
 import type { AddressInfo } from 'node:net';
 import { dirname, resolve } from 'node:path';
 import { createInterface } from 'node:readline';
 import type { PassThrough } from 'node:stream';
-import { fileURLToPath, pathToFileURL } from 'node:url';
+import { fileURLToPath } from 'node:url';
 import { MiddlewareTransport } from '@mcp-middleware/core';
-import { connectClient, startTestServer, type TestServer, waitFor } from '@mcp-middleware/core/testing';
+import {
+  connectClient,
+  startTestServer,
+  type TestServer,
+  typeScriptNodeArgs,
+  waitFor,
+} from '@mcp-middleware/core/testing';
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { StdioClientTransport } from '@modelcontextprotocol/sdk/client/stdio.js';
 import { InMemoryTransport } from '@modelcontextprotocol/sdk/inMemory.js';
@@ -62,25 +67,10 @@ async function overHttp(): Promise<Harness> {
   };
 }
 
-/** tsx lives in the demo app's dependencies; the stdio fixture is TypeScript, so the child needs it. */
-function tsxLoader(): string {
-  const demo = resolve(here, '../../../apps/demo/package.json');
-  try {
-    return pathToFileURL(createRequire(demo).resolve('tsx')).href;
-  } catch (error) {
-    throw new Error(`the stdio tests need tsx (a dependency of apps/demo): run pnpm install (${error})`);
-  }
-}
-
 async function overStdio(): Promise<Harness> {
   const transport = new StdioClientTransport({
     command: process.execPath,
-    args: [
-      '--conditions=mcp-middleware-source',
-      '--import',
-      tsxLoader(),
-      resolve(here, 'test-stdio-server.ts'),
-    ],
+    args: typeScriptNodeArgs(resolve(here, 'test-stdio-server.ts')),
     cwd: resolve(here, '..'),
     stderr: 'pipe',
   });

@@ -1,6 +1,5 @@
 import { once } from 'node:events';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
-import { createRequire } from 'node:module';
 import type { AddressInfo } from 'node:net';
 import { startTestServer, type TestServer } from '@mcp-middleware/core/testing';
 import { afterEach, describe, expect, it } from 'vitest';
@@ -13,13 +12,8 @@ interface OidcProvider {
 }
 type ProviderClass = new (issuer: string, configuration: Record<string, unknown>) => OidcProvider;
 
-/**
- * oidc-provider is a dev dependency of auth-oauth, not (yet) of this package: resolved from there so this test
- * runs a real authorization server without touching the lockfile.
- */
 async function loadProvider(): Promise<ProviderClass> {
-  const require = createRequire(new URL('../../auth-oauth/package.json', import.meta.url));
-  const mod = (await import(require.resolve('oidc-provider'))) as { default: ProviderClass };
+  const mod = (await import('oidc-provider' as string)) as { default: ProviderClass };
   return mod.default;
 }
 

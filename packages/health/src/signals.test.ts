@@ -1,28 +1,18 @@
 import { type ChildProcess, spawn } from 'node:child_process';
 import { once } from 'node:events';
-import { createRequire } from 'node:module';
-import { fileURLToPath, pathToFileURL } from 'node:url';
-import { connectClient, initializeRequest, postJsonRpc, waitFor } from '@mcp-middleware/core/testing';
+import { fileURLToPath } from 'node:url';
+import {
+  connectClient,
+  initializeRequest,
+  postJsonRpc,
+  typeScriptNodeArgs,
+  waitFor,
+} from '@mcp-middleware/core/testing';
 import type { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { afterEach, describe, expect, it } from 'vitest';
 import { stopProcess, textOf } from './test-fixtures.js';
 
-/**
- * tsx's loader, to run the TypeScript child with plain `node` (tsx's CLI relays signals itself, which would blur
- * what this test observes). tsx is installed at the workspace root, not as this package's dependency.
- */
-function tsxLoader(): string {
-  const from = [import.meta.url, new URL('../../../node_modules/.pnpm/node_modules/', import.meta.url).href];
-  for (const base of from) {
-    try {
-      return pathToFileURL(createRequire(base).resolve('tsx')).href;
-    } catch {
-      // try the next place
-    }
-  }
-  throw new Error('signals.test: cannot find tsx to run the child server; install tsx');
-}
-
+// Plain `node` with tsx's loader, not tsx's CLI: the CLI relays signals itself, which would blur what we observe.
 const children: ChildProcess[] = [];
 const clients: Client[] = [];
 afterEach(async () => {
@@ -34,12 +24,7 @@ afterEach(async () => {
 async function startChild(): Promise<{ child: ChildProcess; baseUrl: URL; exited: Promise<unknown[]> }> {
   const child = spawn(
     process.execPath,
-    [
-      '--conditions=mcp-middleware-source',
-      '--import',
-      tsxLoader(),
-      fileURLToPath(new URL('./test-signal-child.ts', import.meta.url)),
-    ],
+    typeScriptNodeArgs(fileURLToPath(new URL('./test-signal-child.ts', import.meta.url))),
     { stdio: ['ignore', 'pipe', 'pipe'] },
   );
   children.push(child);

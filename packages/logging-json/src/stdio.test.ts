@@ -1,12 +1,11 @@
 import { type ChildProcessWithoutNullStreams, spawn } from 'node:child_process';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { typeScriptNodeArgs } from '@mcp-middleware/core/testing';
 import { afterEach, describe, expect, it } from 'vitest';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const SERVER = join(here, 'test-stdio-server.ts');
-// `--import tsx` resolves from the working directory; the workspace's bench package has tsx installed.
-const TSX_HOME = join(here, '../../../bench');
 
 const children: ChildProcessWithoutNullStreams[] = [];
 afterEach(() => {
@@ -15,8 +14,7 @@ afterEach(() => {
 
 /** Runs the stdio server, writes `messages` to its stdin one per line, and collects both outputs until it exits. */
 async function runStdioServer(messages: unknown[], waitForIds: number[]) {
-  const child = spawn(process.execPath, ['--conditions=mcp-middleware-source', '--import', 'tsx', SERVER], {
-    cwd: TSX_HOME,
+  const child = spawn(process.execPath, typeScriptNodeArgs(SERVER), {
     stdio: ['pipe', 'pipe', 'pipe'],
   });
   children.push(child);

@@ -1,10 +1,7 @@
 import { spawn } from 'node:child_process';
-import { existsSync } from 'node:fs';
-import { createRequire } from 'node:module';
-import { dirname, join } from 'node:path';
+import { join } from 'node:path';
 import { createInterface } from 'node:readline';
-import { pathToFileURL } from 'node:url';
-import { rateLimitStoreContract } from '@mcp-middleware/core/testing';
+import { rateLimitStoreContract, typeScriptNodeArgs } from '@mcp-middleware/core/testing';
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { RateLimitStoreError } from './errors.js';
@@ -110,37 +107,14 @@ describe('RedisStore', () => {
   });
 });
 
-/** tsx's `--import` entry, so child processes run the TypeScript sources as the lead's bench command does. */
-function tsxLoader(): string {
-  const candidates = [
-    join(import.meta.dirname, '..'),
-    // pnpm's hidden hoist folder, where tsx lives when another workspace package depends on it.
-    join(import.meta.dirname, '../../../node_modules/.pnpm'),
-  ];
-  for (const from of candidates) {
-    try {
-      const pkg = createRequire(join(from, 'package.json')).resolve('tsx/package.json');
-      const loader = join(dirname(pkg), 'dist/loader.mjs');
-      if (existsSync(loader)) return pathToFileURL(loader).href;
-    } catch {
-      // try the next place
-    }
-  }
-  throw new Error('tsx is not installed: the multi-process test runs its children with `node --import tsx`');
-}
-
 describe('when 4 processes hammer one key at limit 1000', () => {
   it('admits exactly 1000 between them', async () => {
     const key = 'hammer';
-    const loader = tsxLoader();
     const children = Array.from({ length: 4 }, () =>
       spawn(
         process.execPath,
         [
-          '--conditions=mcp-middleware-source',
-          '--import',
-          loader,
-          join(import.meta.dirname, 'test-hammer.ts'),
+          ...typeScriptNodeArgs(join(import.meta.dirname, 'test-hammer.ts')),
           REDIS_URL,
           prefix,
           key,

@@ -2,6 +2,8 @@
  * Helpers for testing middleware through the real pipeline: a real HTTP server on a free loopback port and the
  * SDK's own client. Used by every package's tests; plugin authors can use them too.
  */
+import { createRequire } from 'node:module';
+import { pathToFileURL } from 'node:url';
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
 import type { ClientCapabilities } from '@modelcontextprotocol/sdk/types.js';
@@ -95,4 +97,21 @@ export function initializeRequest(id: number | string = 1): unknown {
       clientInfo: { name: 'raw', version: '1.0.0' },
     },
   };
+}
+
+/**
+ * The `node` arguments that run a TypeScript file the way this workspace does: workspace packages from source,
+ * through tsx's loader (resolved from the workspace root, where tsx is a dev dependency). For child processes in
+ * tests: `spawn(process.execPath, typeScriptNodeArgs(file))`.
+ */
+export function typeScriptNodeArgs(file: string): string[] {
+  let loader: string;
+  try {
+    loader = pathToFileURL(createRequire(import.meta.url).resolve('tsx')).href;
+  } catch (error) {
+    throw new Error(
+      `tests that start TypeScript child processes need tsx installed (npm test installs it): ${error}`,
+    );
+  }
+  return ['--conditions=mcp-middleware-source', '--import', loader, file];
 }
