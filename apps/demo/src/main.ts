@@ -1,0 +1,207 @@
+/**
+ * The mcp-middleware demo: one real MCP server composing every package.
+ *
+ *   npm run demo                                  # Streamable HTTP on 127.0.0.1:3000, API keys, memory limits
+ *   AUTH_MODE=oauth npm run demo                  # OAuth, with an embedded development authorization server
+ *   REDIS_URL=redis://127.0.0.1:6379 npm run demo # limits shared across instances
+ *   node --import tsx src/main.ts --transport stdio   # how Claude Desktop launches local servers
+ */
+import {
+  apiKeyAuth,
+  generateApiKey,
+  hashApiKeySecret,
+  MemoryKeyStore,
+  parseApiKey,
+} from '@mcp-middleware/auth-apikey';
+import { oauth } from '@mcp-middleware/auth-oauth';
+import { createMcpHandler, type Middleware, MiddlewareTransport, serve } from '@mcp-middleware/core';
+import { errors } from '@mcp-middleware/errors';
+import { type HealthCheck, health, oauthServerCheck, redisCheck } from '@mcp-middleware/health';
+import { jsonLogger } from '@mcp-middleware/logging-json';
+import { type LimitPolicy, MemoryStore, RedisStore, rateLimit } from '@mcp-middleware/ratelimit-redis';
+import { StdioServerTransport } from '@modelcontextprotocol/sdk/server/stdio.js';
+import { Redis } from 'ioredis';
+import { ConfigError, type DemoConfig, loadConfig } from './config.js';
+import { keywordModel } from './keyword-model.js';
+import { ALL_SCOPES, createDemoServer, TOOL_SCOPES } from './tools.js';
+import { startUpstream } from './upstream.js';
+
+const VERSION = '0.1.0';
+
+/** Limits: every client per minute at the HTTP layer, and the two slow tools per client at the RPC layer. */
+function limitPolicies(config: DemoConfig): LimitPolicy[] {
+  return [
+    { name: 'per-client', limit: config.rateLimit, window: '1m' },
+    { name: 'slow-tools', limit: 10, window: '1m', tools: ['service_status', 'long_task'] },
+  ];
+}
+
+function keyStoreFrom(config: DemoConfig): { store: MemoryKeyStore; devKey: string } {
+  // A development key printed once at start, valid for a day; API_KEYS adds keys you generated yourself.
+  const dev = generateApiKey({
+    owner: 'demo-developer',
+    scopes: [...ALL_SCOPES],
+    name: 'printed at start',
+    expiresAt: new Date(Date.now() + 86_400_000),
+  });
+  const records = [dev.record];
+  for (const [i, key] of config.apiKeys.entries()) {
+    const parsed = parseApiKey(key);
+    if (!parsed) throw new ConfigError(`API_KEYS entry ${i + 1} is not an mcpk_<id>_<secret> key`);
+    records.push({
+      id: parsed.id,
+      secretHash: hashApiKeySecret(parsed.secret),
+      owner: 'configured',
+      scopes: [...ALL_SCOPES],
+    });
+  }
+  return { store: new MemoryKeyStore(records), devKey: dev.key };
+}
+
+async function main(): Promise<void> {
+  let config: DemoConfig;
+  try {
+    config = loadConfig();
+  } catch (error) {
+    if (error instanceof ConfigError || error instanceof TypeError) {
+      console.error(`demo: bad configuration: ${error.message}`);
+      process.exit(2);
+    }
+    throw error;
+  }
+
+  const cleanups: Array<() => Promise<unknown>> = [];
+  const upstream = config.upstreamUrl ? { url: new URL(config.upstreamUrl) } : await startUpstream();
+  if ('close' in upstream) cleanups.push(upstream.close);
+
+  const log = jsonLogger({ level: config.logLevel });
+  const errs = errors({
+    timeout: '30s',
+    toolTimeouts: { long_task: '60s' },
+    onError: (error, report) =>
+      log.logger.error({ err: error, errorId: report.errorId, tool: report.toolName }, 'masked error'),
+  });
+
+  // Redis when REDIS_URL is set: limits hold across every instance. No offline queue, one retry: a Redis outage
+  // must turn into the failure policy within the store's timeout, not into a queue of waiting requests.
+  const redis = config.redisUrl
+    ? new Redis(config.redisUrl, { enableOfflineQueue: false, maxRetriesPerRequest: 1, connectTimeout: 2000 })
+    : undefined;
+  redis?.on('error', () => {}); // reported through the store's failure hook and the readiness check
+  if (redis) cleanups.push(() => redis.quit().catch(() => redis.disconnect()));
+  const limits = rateLimit({
+    policies: limitPolicies(config),
+    store: redis
+      ? new RedisStore({ client: redis, timeout: '200ms' })
+      : new MemoryStore({ maxKeys: 100_000 }),
+    onStoreFailure: 'local',
+    onStoreError: (error, event) => log.logger.warn({ err: error, ...event }, 'rate-limit store failure'),
+  });
+
+  const samplingOptions = { fallback: keywordModel, timeout: '20s' as const };
+
+  if (config.transport === 'stdio') {
+    // Local hosts (Claude Desktop) launch the server and speak over stdin/stdout: no HTTP layer, no auth; the RPC
+    // layer (logs, per-tool limits, errors and timeouts) runs the same. Logs go to stderr.
+    const server = createDemoServer({
+      errors: errs,
+      sampling: samplingOptions,
+      upstreamUrl: upstream.url,
+      log,
+    });
+    await server.connect(
+      new MiddlewareTransport(new StdioServerTransport(), { middleware: [log, limits, errs] }),
+    );
+    const stop = async () => {
+      await server.close();
+      for (const c of cleanups) await c();
+      process.exit(0);
+    };
+    process.once('SIGINT', stop);
+    process.once('SIGTERM', stop);
+    return;
+  }
+
+  const baseUrl =
+    config.publicUrl ?? `http://${config.host === '0.0.0.0' ? '127.0.0.1' : config.host}:${config.port}`;
+  const resource = new URL('/mcp', baseUrl).href;
+  const checks: HealthCheck[] = [];
+  if (redis) checks.push(redisCheck(redis));
+
+  let auth: Middleware | undefined;
+  let devKey: string | undefined;
+  let issuer: string | undefined;
+  if (config.auth === 'apikey') {
+    const keys = keyStoreFrom(config);
+    devKey = keys.devKey;
+    auth = apiKeyAuth({
+      store: keys.store,
+      toolScopes: TOOL_SCOPES,
+      onFailure: (failure) => log.logger.warn({ ...failure }, 'api key refused'),
+    });
+  } else if (config.auth === 'oauth') {
+    // Loaded only in OAuth mode: oidc-provider is a development dependency of the demo's own.
+    const { startDevAuthorizationServer } = await import('./dev-auth-server.js');
+    const as = await startDevAuthorizationServer({ port: config.oauthPort, resource, scopes: ALL_SCOPES });
+    cleanups.push(as.close);
+    issuer = as.issuer;
+    checks.push(oauthServerCheck(issuer));
+    auth = oauth({
+      resource,
+      authorizationServers: [issuer],
+      requiredScopes: ['records:read'],
+      toolScopes: TOOL_SCOPES,
+      scopesSupported: ALL_SCOPES,
+      resourceName: 'mcp-middleware demo',
+    });
+  }
+
+  const probes = health({ checks, version: VERSION, drainTimeout: '10s' });
+  const handler = createMcpHandler({
+    server: ({ jsonSchemaValidator }) =>
+      createDemoServer({
+        errors: errs,
+        sampling: samplingOptions,
+        upstreamUrl: upstream.url,
+        log,
+        jsonSchemaValidator,
+      }),
+    // Outermost first: logs see everything; probes answer before auth; auth before limits, so limits key on
+    // the client's identity; errors innermost, around the tools.
+    middleware: [log, probes, ...(auth ? [auth] : []), limits, errs],
+    trustProxy: config.trustProxy,
+    ...(config.allowedHosts.length > 0 ? { allowedHosts: config.allowedHosts } : {}),
+  });
+  const node = await serve(handler, { port: config.port, hostname: config.host });
+  void handler.closed.then(async () => {
+    for (const c of cleanups) await c().catch(() => {});
+  });
+
+  const mcpUrl = new URL('/mcp', node.url);
+  const lines = [
+    '',
+    `mcp-middleware demo ${VERSION} listening on ${mcpUrl}`,
+    `  auth: ${config.auth}${issuer ? ` (development authorization server at ${issuer})` : ''}; limits: ${redis ? 'Redis' : 'in memory'}`,
+    `  probes: ${new URL('/livez', node.url)}  ${new URL('/readyz', node.url)}`,
+  ];
+  if (devKey) {
+    lines.push(
+      `  development API key (shown once, valid 24 h): ${devKey}`,
+      '',
+      '  Connect with the MCP Inspector:',
+      `    npx @modelcontextprotocol/inspector --cli ${mcpUrl} --transport http --header "x-api-key: ${devKey}" --method tools/list`,
+      '  or run the demo client:',
+      `    MCP_URL=${mcpUrl} API_KEY=${devKey} npm run client`,
+    );
+  } else if (config.auth === 'oauth') {
+    lines.push(
+      '',
+      '  Run the demo client (registers, logs in headlessly with PKCE, calls tools):',
+      `    MCP_URL=${mcpUrl} AUTH_MODE=oauth npm run client`,
+      `  Or point the MCP Inspector at ${mcpUrl}: it discovers the authorization server from the 401.`,
+    );
+  }
+  console.error(lines.join('\n'));
+}
+
+await main();
