@@ -6,6 +6,9 @@
  *   REDIS_URL=redis://127.0.0.1:6379 npm run demo # limits shared across instances
  *   node --import tsx src/main.ts --transport stdio   # how Claude Desktop launches local servers
  */
+
+import type { AddressInfo } from 'node:net';
+import { createServer } from 'node:net';
 import {
   apiKeyAuth,
   generateApiKey,
@@ -56,6 +59,17 @@ function keyStoreFrom(config: DemoConfig): { store: MemoryKeyStore; devKey: stri
     });
   }
   return { store: new MemoryKeyStore(records), devKey: dev.key };
+}
+
+function freePort(host: string): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const probe = createServer();
+    probe.once('error', reject);
+    probe.listen(0, host, () => {
+      const { port } = probe.address() as AddressInfo;
+      probe.close(() => resolve(port));
+    });
+  });
 }
 
 async function main(): Promise<void> {
@@ -122,8 +136,10 @@ async function main(): Promise<void> {
     return;
   }
 
+  // The OAuth resource identifier names the port, so a free port (PORT=0) is chosen before anything is built.
+  const port = config.port === 0 ? await freePort(config.host) : config.port;
   const baseUrl =
-    config.publicUrl ?? `http://${config.host === '0.0.0.0' ? '127.0.0.1' : config.host}:${config.port}`;
+    config.publicUrl ?? `http://${config.host === '0.0.0.0' ? '127.0.0.1' : config.host}:${port}`;
   const resource = new URL('/mcp', baseUrl).href;
   const checks: HealthCheck[] = [];
   if (redis) checks.push(redisCheck(redis));
@@ -172,7 +188,7 @@ async function main(): Promise<void> {
     trustProxy: config.trustProxy,
     ...(config.allowedHosts.length > 0 ? { allowedHosts: config.allowedHosts } : {}),
   });
-  const node = await serve(handler, { port: config.port, hostname: config.host });
+  const node = await serve(handler, { port, hostname: config.host });
   void handler.closed.then(async () => {
     for (const c of cleanups) await c().catch(() => {});
   });
