@@ -17,14 +17,37 @@ export async function readJsonBody(req: Request, maxBytes: number): Promise<unkn
   if (req.method !== 'POST' || !isJsonContentType(req.headers.get('content-type')) || req.body === null) {
     return undefined;
   }
-  const tooLarge = () =>
-    new MiddlewareError(
+  const bytes = await readBounded(req, maxBytes);
+  if (bytes === undefined) {
+    throw new MiddlewareError(
       'payload_too_large',
       `Payload Too Large: request body must not exceed ${maxBytes} bytes`,
     );
-  if (Number(req.headers.get('content-length')) > maxBytes) throw tooLarge();
-  const reader = req.body.getReader();
-  const chunks: Uint8Array[] = [];
+  }
+  try {
+    return JSON.parse(new TextDecoder().decode(bytes));
+  } catch {
+    throw new MiddlewareError('parse_error', 'Parse error: Invalid JSON');
+  }
+}
+
+/**
+ * Reads a request's or response's body, up to `maxBytes`: undefined when it is larger (a declared
+ * `Content-Length` over the limit is refused without reading, and reading stops as soon as the limit is passed).
+ * An empty body reads as zero bytes. For any body from outside: memory stays bounded whatever the peer sends.
+ */
+export async function readBounded(
+  message: Request | Response,
+  maxBytes: number,
+): Promise<Uint8Array<ArrayBuffer> | undefined> {
+  const body = message.body;
+  if (body === null) return new Uint8Array(0);
+  if (Number(message.headers.get('content-length')) > maxBytes) {
+    await body.cancel().catch(() => {});
+    return undefined;
+  }
+  const reader = body.getReader();
+  const chunks: Uint8Array<ArrayBuffer>[] = [];
   let size = 0;
   try {
     for (;;) {
@@ -33,22 +56,17 @@ export async function readJsonBody(req: Request, maxBytes: number): Promise<unkn
       size += value.byteLength;
       if (size > maxBytes) {
         await reader.cancel().catch(() => {});
-        throw tooLarge();
+        return undefined;
       }
       chunks.push(value);
     }
   } finally {
     reader.releaseLock();
   }
-  const text = new TextDecoder().decode(concat(chunks, size));
-  try {
-    return JSON.parse(text);
-  } catch {
-    throw new MiddlewareError('parse_error', 'Parse error: Invalid JSON');
-  }
+  return concat(chunks, size);
 }
 
-function concat(chunks: Uint8Array[], size: number): Uint8Array {
+function concat(chunks: Uint8Array<ArrayBuffer>[], size: number): Uint8Array<ArrayBuffer> {
   if (chunks.length === 1) return chunks[0]!;
   const all = new Uint8Array(size);
   let offset = 0;

@@ -341,6 +341,19 @@ describe('createMcpHandler', () => {
       expect(inspector.status).toBe(200);
     });
 
+    it('lets a browser on another origin read public routes (metadata, probes), but not the MCP endpoint', async () => {
+      const s = await start({
+        server: fixtureServer(),
+        routes: [{ path: '/.well-known/info', handle: () => Response.json({ ok: true }) }],
+      });
+      const info = await fetch(new URL('/.well-known/info', s.baseUrl), {
+        headers: { origin: 'http://app.example' },
+      });
+      expect(info.status).toBe(200);
+      const mcp = await postJsonRpc(s.url, initializeRequest(), { origin: 'http://app.example' });
+      expect(mcp.status).toBe(403);
+    });
+
     it('rejects a non-loopback Host when bound to loopback', async () => {
       const s = await start({ server: fixtureServer() });
       const res = await new Promise<number>((resolve, reject) => {

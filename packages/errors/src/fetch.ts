@@ -1,4 +1,4 @@
-import { type Duration, type ErrorCodeName, toMs } from '@mcp-middleware/core';
+import { type Duration, type ErrorCodeName, readBounded, toMs } from '@mcp-middleware/core';
 import { formatDuration } from './classify.js';
 import { ToolError } from './tool-error.js';
 
@@ -73,31 +73,11 @@ async function readBody(
   service: string,
 ): Promise<Uint8Array<ArrayBuffer> | null> {
   if (!response.body) return null;
-  const declared = Number(response.headers.get('content-length'));
-  const tooLarge = () =>
-    new ToolError(`the response from ${service} is larger than ${max} bytes`, { code: 'payload_too_large' });
-  if (Number.isFinite(declared) && declared > max) {
-    await response.body.cancel().catch(() => {});
-    throw tooLarge();
-  }
-  const reader = response.body.getReader();
-  const chunks: Uint8Array[] = [];
-  let size = 0;
-  for (;;) {
-    const { done, value } = await reader.read();
-    if (done) break;
-    size += value.byteLength;
-    if (size > max) {
-      await reader.cancel().catch(() => {});
-      throw tooLarge();
-    }
-    chunks.push(value);
-  }
-  const body = new Uint8Array(size);
-  let offset = 0;
-  for (const chunk of chunks) {
-    body.set(chunk, offset);
-    offset += chunk.byteLength;
+  const body = await readBounded(response, max);
+  if (body === undefined) {
+    throw new ToolError(`the response from ${service} is larger than ${max} bytes`, {
+      code: 'payload_too_large',
+    });
   }
   return body;
 }

@@ -1,4 +1,4 @@
-import type { Duration } from '@mcp-middleware/core';
+import { type Duration, readBounded } from '@mcp-middleware/core';
 import type { CheckOutcome, HealthCheck } from './checks.js';
 
 export interface OAuthServerCheckOptions {
@@ -35,24 +35,6 @@ export function metadataUrls(issuer: URL): URL[] {
     at(`/.well-known/openid-configuration${path}`),
     at(`${path}/.well-known/openid-configuration`),
   ];
-}
-
-async function readBounded(response: Response): Promise<string | undefined> {
-  if (!response.body) return '';
-  const reader = response.body.getReader();
-  const chunks: Uint8Array[] = [];
-  let size = 0;
-  for (;;) {
-    const { done, value } = await reader.read();
-    if (done) break;
-    size += value.byteLength;
-    if (size > MAX_METADATA_BYTES) {
-      await reader.cancel();
-      return undefined;
-    }
-    chunks.push(value);
-  }
-  return Buffer.concat(chunks).toString('utf8');
 }
 
 const withoutTrailingSlash = (s: string) => (s.endsWith('/') ? s.slice(0, -1) : s);
@@ -120,7 +102,8 @@ export function oauthServerCheck(issuer: string | URL, options: OAuthServerCheck
           if (response.status >= 500) break;
           continue;
         }
-        const text = await readBounded(response);
+        const bytes = await readBounded(response, MAX_METADATA_BYTES);
+        const text = bytes === undefined ? undefined : new TextDecoder().decode(bytes);
         if (text === undefined) return { status: 'fail', output: 'metadata is larger than 256 KiB' };
         let body: unknown;
         try {
