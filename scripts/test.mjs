@@ -9,6 +9,15 @@ const pnpm = new URL('./pnpm.mjs', import.meta.url).pathname;
 
 if (run([pnpm, 'install', '--frozen-lockfile']) !== 0) process.exit(1);
 rmSync(new URL('../.vitest-reports/', import.meta.url), { recursive: true, force: true });
-const tests = run([pnpm, 'exec', 'turbo', 'run', 'test', '--concurrency=1', '--continue', ...process.argv.slice(2)]);
+const tests = run([
+  pnpm,
+  'exec',
+  'turbo',
+  'run',
+  'test',
+  '--concurrency=1',
+  '--continue',
+  ...process.argv.slice(2),
+]);
 const summary = run([new URL('./test-summary.mjs', import.meta.url).pathname]);
 process.exit(tests || summary);
