@@ -7,9 +7,10 @@
  *
  *   node --conditions=mcp-middleware-source --import tsx overhead.ts [--seconds 4] [--rounds 3] [--concurrency 16]
  */
-import { fork } from 'node:child_process';
+import { fork, spawnSync } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import { Agent, request } from 'node:http';
+import { availableParallelism } from 'node:os';
 import { parseArgs } from 'node:util';
 import { serve as honoServe } from '@hono/node-server';
 import { createMcpHandler, type Middleware, serve } from '@mcp-middleware/core';
@@ -18,7 +19,12 @@ import { WebStandardStreamableHTTPServerTransport } from '@modelcontextprotocol/
 import { z } from 'zod';
 
 type Mode = 'bare' | 'core' | 'core+5';
-const MODES: Mode[] = ['bare', 'core', 'core+5'];
+/** BENCH_MODES=bare,core runs a subset. */
+const MODES: Mode[] = (process.env['BENCH_MODES']?.split(',') as Mode[] | undefined) ?? [
+  'bare',
+  'core',
+  'core+5',
+];
 
 function makeServer(options: ConstructorParameters<typeof McpServer>[1] = {}) {
   const server = new McpServer({ name: 'bench', version: '1.0.0' }, options);
@@ -124,11 +130,18 @@ async function openSession(port: number) {
 
 interface Result {
   rps: number;
+  /** Server CPU time (user + system) per call, in microseconds: what the client's share of the cores cannot blur. */
+  cpuUs: number;
   p50: number;
   p99: number;
 }
 
-async function load(port: number, seconds: number, concurrency: number): Promise<Result> {
+async function load(
+  port: number,
+  seconds: number,
+  concurrency: number,
+  serverCpu: () => Promise<number>,
+): Promise<Result> {
   const headers = await openSession(port);
   let id = 1;
   const latencies: number[] = [];
@@ -152,6 +165,7 @@ async function load(port: number, seconds: number, concurrency: number): Promise
       while (performance.now() < warmUntil) await call();
     }),
   );
+  const cpuBefore = await serverCpu();
   const end = performance.now() + seconds * 1000;
   const start = performance.now();
   await Promise.all(
@@ -160,25 +174,45 @@ async function load(port: number, seconds: number, concurrency: number): Promise
     }),
   );
   const elapsed = (performance.now() - start) / 1000;
+  const cpuUs = (await serverCpu()) - cpuBefore;
   latencies.sort((a, b) => a - b);
   const q = (p: number) => latencies[Math.min(latencies.length - 1, Math.floor(p * latencies.length))] ?? 0;
-  return { rps: latencies.length / elapsed, p50: q(0.5), p99: q(0.99) };
+  return { rps: latencies.length / elapsed, cpuUs: cpuUs / latencies.length, p50: q(0.5), p99: q(0.99) };
+}
+
+/** Pins a process to one core with taskset, where the machine has it and two cores or more; else leaves it. */
+function pin(pid: number | undefined, core: number): void {
+  if (pid === undefined || availableParallelism() < 2) return;
+  spawnSync('taskset', ['-a', '-p', '-c', String(core), String(pid)], { stdio: 'ignore' });
 }
 
 async function main() {
   const { values } = parseArgs({
     options: {
       seconds: { type: 'string', default: '4' },
-      rounds: { type: 'string', default: '3' },
+      rounds: { type: 'string', default: '5' },
       concurrency: { type: 'string', default: '16' },
       child: { type: 'string' },
     },
   });
   if (values.child) {
     const port = await startServer(values.child as Mode);
+    process.once('SIGINT', () => process.exit(0));
+    process.on('message', (m) => {
+      if (m === 'heap') {
+        (globalThis as { gc?: () => void }).gc?.();
+        console.error(
+          `[${values.child}] heap after gc: ${(process.memoryUsage().heapUsed / 1e6).toFixed(1)} MB`,
+        );
+        return;
+      }
+      const { user, system } = process.cpuUsage();
+      process.send?.({ cpu: user + system });
+    });
     process.send?.({ port });
     return;
   }
+  pin(process.pid, 0);
   const seconds = Number(values.seconds);
   const rounds = Number(values.rounds);
   const concurrency = Number(values.concurrency);
@@ -186,14 +220,30 @@ async function main() {
   for (let round = 0; round < rounds; round++) {
     for (const mode of MODES) {
       const child = fork(new URL(import.meta.url).pathname, ['--child', mode], {
-        execArgv: process.execArgv,
+        // Server and load generator on cores of their own (see pin()), so they do not blur each other.
+        // BENCH_CHILD_ARGS='--cpu-prof' profiles the servers.
+        execArgv: [
+          ...process.execArgv,
+          ...(process.env['BENCH_CHILD_ARGS']?.split(' ').filter(Boolean) ?? []),
+        ],
         stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
       });
+      pin(child.pid, 1);
       const port = await new Promise<number>((resolve) =>
         child.once('message', (m: { port: number }) => resolve(m.port)),
       );
-      results[mode].push(await load(port, seconds, concurrency));
-      child.kill();
+      const serverCpu = () =>
+        new Promise<number>((resolve) => {
+          child.once('message', (m: { cpu: number }) => resolve(m.cpu));
+          child.send('cpu');
+        });
+      results[mode].push(await load(port, seconds, concurrency, serverCpu));
+      if (process.env['BENCH_HEAP']) {
+        child.send('heap');
+        await new Promise((r) => setTimeout(r, 500));
+      }
+      // SIGINT, so a --cpu-prof child writes its profile on the way out.
+      child.kill('SIGINT');
       await new Promise((r) => child.once('exit', r));
     }
   }
@@ -202,11 +252,11 @@ async function main() {
   console.log(
     `tools/call over Streamable HTTP (SSE answers), concurrency ${concurrency}, ${seconds}s x ${rounds} rounds, median round`,
   );
-  console.log('mode      req/s     p50 ms   p99 ms   throughput vs bare');
+  console.log('mode      req/s     p50 ms   p99 ms   server CPU µs/call   throughput vs bare   CPU vs bare');
   for (const mode of MODES) {
     const r = median(results[mode]);
     console.log(
-      `${mode.padEnd(8)} ${r.rps.toFixed(0).padStart(7)}   ${r.p50.toFixed(2).padStart(6)}   ${r.p99.toFixed(2).padStart(6)}   ${(r.rps / bare.rps).toFixed(3)}`,
+      `${mode.padEnd(8)} ${r.rps.toFixed(0).padStart(7)}   ${r.p50.toFixed(2).padStart(6)}   ${r.p99.toFixed(2).padStart(6)}   ${r.cpuUs.toFixed(0).padStart(18)}   ${(r.rps / bare.rps).toFixed(3).padStart(18)}   ${(r.cpuUs / bare.cpuUs).toFixed(3).padStart(11)}`,
     );
   }
   agent.destroy();

@@ -323,6 +323,33 @@ describe('createMcpHandler', () => {
       });
       expect(bad.headers.get('x-request-id')).toMatch(/^[0-9a-f-]{36}$/);
     });
+
+    it('adds headers middleware set to the final Response when called as a plain Fetch handler', async () => {
+      const handler = createMcpHandler({
+        server: fixtureServer(),
+        middleware: [
+          {
+            name: 'tagger',
+            async http(_req, ctx, next) {
+              ctx.setResponseHeader('x-served-by', 'tagger');
+              return next();
+            },
+          },
+        ],
+      });
+      const res = await handler.fetch(
+        new Request('http://127.0.0.1/mcp', {
+          method: 'POST',
+          headers: { 'content-type': 'application/json', accept: 'application/json, text/event-stream' },
+          body: JSON.stringify(initializeRequest()),
+        }),
+      );
+      expect(res.status).toBe(200);
+      expect(res.headers.get('x-request-id')).toMatch(/^[0-9a-f-]{36}$/);
+      expect(res.headers.get('x-served-by')).toBe('tagger');
+      await res.body?.cancel();
+      await handler.close();
+    });
   });
 
   describe('DNS rebinding protection', () => {

@@ -75,6 +75,11 @@ export interface McpHandlerOptions {
 export interface FetchInfo {
   /** The TCP peer's address, as the runtime reports it. */
   clientAddress?: string;
+  /**
+   * Sets a header on the outgoing message directly (Node's `ServerResponse.setHeader`). Given by adapters that
+   * can; otherwise headers from `ctx.setResponseHeader()` are copied onto the final `Response`.
+   */
+  setHeader?: (name: string, value: string) => void;
 }
 
 export interface McpHandler {
@@ -90,6 +95,31 @@ export interface McpHandler {
    * binds to loopback; call it yourself when another runtime binds the handler to loopback.
    */
   restrictHostsToLoopback(port: number): void;
+}
+
+/** Where a context keeps its body promise, once something asked for the body. */
+const BODY = Symbol('body');
+type WithBody = HttpContext & { [BODY]?: Promise<unknown> };
+
+/**
+ * The parsed body for the transport: the one already read when a middleware asked for it, else undefined, and the
+ * transport reads the raw body itself (under the same size limit). Not reading it here keeps the common path, a
+ * call in a session with no middleware that needs the body, as cheap as the bare SDK.
+ */
+function parsedIfRead(ctx: HttpContext): Promise<unknown> | undefined {
+  return (ctx as WithBody)[BODY];
+}
+
+/** The path of an absolute URL, without parsing all of it (runtimes hand over normalised URLs). */
+function pathnameOf(url: string): string {
+  const start = url.indexOf('/', url.indexOf('//') + 2);
+  if (start === -1) return '/';
+  let end = url.length;
+  const query = url.indexOf('?', start);
+  if (query !== -1) end = query;
+  const hash = url.indexOf('#', start);
+  if (hash !== -1 && hash < end) end = hash;
+  return url.slice(start, end);
 }
 
 /** Carries the HTTP context to the transport decorator through the one thing the SDK passes along: headers. */
@@ -114,14 +144,14 @@ function principalOf(authInfo: AuthInfo | undefined): string {
   return `${authInfo.clientId}\u0000${typeof subject === 'string' ? subject : ''}`;
 }
 
-function withHeader(response: Response, name: string, value: string): Response {
+function withHeaders(response: Response, headers: ReadonlyArray<readonly [string, string]>): Response {
   try {
-    response.headers.set(name, value);
+    for (const [name, value] of headers) response.headers.set(name, value);
     return response;
   } catch {
     // Immutable headers (a Response from fetch()): copy once.
     const copy = new Response(response.body, response);
-    copy.headers.set(name, value);
+    for (const [name, value] of headers) copy.headers.set(name, value);
     return copy;
   }
 }
@@ -254,6 +284,8 @@ export function createMcpHandler(options: McpHandlerOptions): McpHandler {
     let forwarded = req;
     let token: string | undefined;
     if (needsContext) {
+      // The request is copied to carry the context marker: hand over the body parsed rather than as a stream.
+      parsedBody ??= await ctx.body();
       token = String(++contextCounter);
       const headers = new Headers(req.headers);
       headers.set(CONTEXT_HEADER, token); // overwrites anything a client sent under that name
@@ -287,8 +319,11 @@ export function createMcpHandler(options: McpHandlerOptions): McpHandler {
         allow: 'POST',
       });
     }
-    const parsedBody = await ctx.body();
-    const transport = new WebStandardStreamableHTTPServerTransport({ enableJsonResponse });
+    const parsedBody = await parsedIfRead(ctx);
+    const transport = new WebStandardStreamableHTTPServerTransport({
+      enableJsonResponse,
+      maxRequestBodySize: maxBodySize,
+    });
     const server = await options.server({ sessionId: undefined, jsonSchemaValidator, http: ctx });
     let answered = false;
     const release = () => {
@@ -319,7 +354,7 @@ export function createMcpHandler(options: McpHandlerOptions): McpHandler {
       if (!session || session.principal !== principalOf(ctx.authInfo)) {
         return jsonRpcErrorResponse(404, -32001, 'Session not found');
       }
-      parsedBody = await ctx.body();
+      parsedBody = await parsedIfRead(ctx);
     } else {
       parsedBody = req.method === 'POST' ? await ctx.body() : undefined;
       const initializing = Array.isArray(parsedBody)
@@ -344,6 +379,7 @@ export function createMcpHandler(options: McpHandlerOptions): McpHandler {
     const transport = new WebStandardStreamableHTTPServerTransport({
       sessionIdGenerator: () => id,
       enableJsonResponse,
+      maxRequestBodySize: maxBodySize,
     });
     const server = await options.server({ sessionId: id, jsonSchemaValidator, http: ctx });
     const decorated = decorate(transport);
@@ -376,7 +412,7 @@ export function createMcpHandler(options: McpHandlerOptions): McpHandler {
 
   const dispatch = async (req: Request, ctx: HttpContext): Promise<Response> => {
     if (ctx.route === 'mcp') return serveMcp(req, ctx);
-    const route = routes.get(ctx.url.pathname);
+    const route = routes.get(pathnameOf(req.url));
     if (!route) return jsonRpcErrorResponse(404, -32000, 'Not Found');
     const methods = route.methods ?? ['GET', 'HEAD'];
     if (!methods.includes(req.method)) {
@@ -387,29 +423,41 @@ export function createMcpHandler(options: McpHandlerOptions): McpHandler {
   const chain = composeHttp(middleware, dispatch);
 
   async function fetch(req: Request, info?: FetchInfo): Promise<Response> {
-    const url = new URL(req.url);
+    const pathname = pathnameOf(req.url);
     const incomingId = req.headers.get('x-request-id');
-    const route: RouteKind = url.pathname === path ? 'mcp' : routes.has(url.pathname) ? 'route' : 'not-found';
-    let bodyPromise: Promise<unknown> | undefined;
-    const ctx: HttpContext = {
-      url,
-      clientAddress: resolveClientAddress(
-        info?.clientAddress,
-        req.headers.get('x-forwarded-for'),
-        trustProxy,
-      ),
+    const route: RouteKind = pathname === path ? 'mcp' : routes.has(pathname) ? 'route' : 'not-found';
+    // Headers for the final response: set on the outgoing message where the adapter allows (no Response copy or
+    // Headers conversion on the hot path), else gathered and copied onto the Response once.
+    const setHeader = info?.setHeader;
+    const pending: Array<[string, string]> = [];
+    let url: URL | undefined;
+    let state: Map<string | symbol, unknown> | undefined;
+    const ctx: WithBody = {
+      get url() {
+        url ??= new URL(req.url);
+        return url;
+      },
+      clientAddress:
+        trustProxy === false
+          ? resolveClientAddress(info?.clientAddress, undefined, false)
+          : resolveClientAddress(info?.clientAddress, req.headers.get('x-forwarded-for'), trustProxy),
       requestId: incomingId && REQUEST_ID.test(incomingId) ? incomingId : crypto.randomUUID(),
       authInfo: undefined,
       route,
-      isProtected: route === 'mcp' || (route === 'route' && routes.get(url.pathname)!.protected === true),
+      isProtected: route === 'mcp' || (route === 'route' && routes.get(pathname)!.protected === true),
       sessionId: req.headers.get(SESSION_ID_HEADER) ?? undefined,
-      body: () => {
-        bodyPromise ??= readJsonBody(req, maxBodySize);
-        return bodyPromise;
+      body() {
+        ctx[BODY] ??= readJsonBody(req, maxBodySize);
+        return ctx[BODY];
       },
-      state: new Map(),
+      setResponseHeader: setHeader ?? ((name, value) => void pending.push([name, value])),
+      get state() {
+        state ??= new Map();
+        return state;
+      },
       startedAt: performance.now(),
     };
+    ctx.setResponseHeader('x-request-id', ctx.requestId);
     let response: Response;
     // Origin guards what can change state (the MCP endpoint, protected routes); public metadata and probes may be
     // read cross-origin, as browser-based clients discovering the authorization server must.
@@ -432,7 +480,7 @@ export function createMcpHandler(options: McpHandlerOptions): McpHandler {
         }
       }
     }
-    return withHeader(response, 'x-request-id', ctx.requestId);
+    return pending.length > 0 ? withHeaders(response, pending) : response;
   }
 
   async function close(closeOptions: CloseOptions = {}): Promise<void> {

@@ -12,8 +12,14 @@ export type NodeListener = (req: IncomingMessage, res: ServerResponse) => void;
  */
 export function toNodeListener(handler: McpHandler): NodeListener {
   return getRequestListener((request, env) => {
-    const incoming = (env as { incoming?: IncomingMessage } | undefined)?.incoming;
-    return handler.fetch(request, { clientAddress: incoming?.socket.remoteAddress });
+    const { incoming, outgoing } = (env ?? {}) as { incoming?: IncomingMessage; outgoing?: ServerResponse };
+    return handler.fetch(request, {
+      clientAddress: incoming?.socket.remoteAddress,
+      // Node merges these with the response's own headers when it writes them.
+      ...(outgoing
+        ? { setHeader: (name: string, value: string) => void outgoing.setHeader(name, value) }
+        : {}),
+    });
   });
 }
 

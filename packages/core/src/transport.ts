@@ -130,29 +130,25 @@ export class MiddlewareTransport implements Transport {
     return this.#inner.close();
   }
 
-  async send(message: JSONRPCMessage, options?: TransportSendOptions): Promise<void> {
-    if (isResult(message) || isError(message)) {
-      const id = message.id;
-      if (this.#passThrough) {
-        if (id !== undefined && this.#open.delete(id)) {
-          try {
-            return await this.#inner.send(message, options);
-          } finally {
-            this.#options.onCallEnd?.(this);
-          }
-        }
-      } else if (id !== undefined) {
-        const pending = this.#pending.get(id);
-        if (pending?.resolveServer) {
-          const resolve = pending.resolveServer;
-          pending.resolveServer = undefined;
-          resolve(isResult(message) ? { result: message.result } : { error: message.error });
-          return;
-        }
-        // The middleware answered already (a timeout, say) and cancelled the handler: drop its late answer.
-        if (this.#dropped.delete(id)) return;
-      }
+  send(message: JSONRPCMessage, options?: TransportSendOptions): Promise<void> {
+    const id = isResult(message) || isError(message) ? message.id : undefined;
+    if (id === undefined) return this.#inner.send(message, options);
+    if (this.#passThrough) {
+      if (!this.#open.delete(id)) return this.#inner.send(message, options);
+      // Not an async function: the answer is handed to the inner transport synchronously, as without us.
+      return this.#inner.send(message, options).finally(() => this.#options.onCallEnd?.(this));
     }
+    const pending = this.#pending.get(id);
+    if (pending?.resolveServer) {
+      const resolve = pending.resolveServer;
+      pending.resolveServer = undefined;
+      resolve(
+        isResult(message) ? { result: message.result } : { error: (message as JSONRPCErrorResponse).error },
+      );
+      return Promise.resolve();
+    }
+    // The middleware answered already (a timeout, say) and cancelled the handler: drop its late answer.
+    if (this.#dropped.delete(id)) return Promise.resolve();
     return this.#inner.send(message, options);
   }
 

@@ -230,18 +230,6 @@ function applies(policy: Policy, method: string | undefined, toolName: string | 
   return true;
 }
 
-function withHeaders(response: Response, headers: Record<string, string>): Response {
-  try {
-    for (const [name, value] of Object.entries(headers)) response.headers.set(name, value);
-    return response;
-  } catch {
-    // Immutable headers (a Response from fetch()): copy once.
-    const copy = new Response(response.body, response);
-    for (const [name, value] of Object.entries(headers)) copy.headers.set(name, value);
-    return copy;
-  }
-}
-
 function refusal(verdict: Extract<RateLimitVerdict, { ok: false }>) {
   const { decision, policy } = verdict;
   return {
@@ -350,7 +338,8 @@ export function rateLimit(options: RateLimitOptions): Middleware {
         const { status, rpc } = ERROR_CODES.rate_limited;
         return jsonRpcErrorResponse(status, rpc, message, headers, data);
       }
-      return withHeaders(await next(), headers);
+      for (const [name, value] of Object.entries(headers)) ctx.setResponseHeader(name, value);
+      return next();
     },
 
     async rpc(call: RpcCall, next): Promise<RpcResult> {
