@@ -422,7 +422,35 @@ export function createMcpHandler(options: McpHandlerOptions): McpHandler {
   };
   const chain = composeHttp(middleware, dispatch);
 
+  /**
+   * With no middleware nothing reads the context, so a request in an existing session goes straight to its
+   * transport: the same checks (drain, Origin/Host, the session's owner, x-request-id), none of the layers.
+   */
+  function direct(req: Request, info: FetchInfo | undefined): Promise<Response> | undefined {
+    const sessionId = req.headers.get(SESSION_ID_HEADER);
+    if (sessionId === null || draining || pathnameOf(req.url) !== path) return undefined;
+    const session = sessions.get(sessionId);
+    if (!session || session.principal !== '' || !info?.setHeader) return undefined;
+    if (!checkOrigin(originPolicy, req.headers.get('host'), req.headers.get('origin')).ok) return undefined;
+    const incomingId = req.headers.get('x-request-id');
+    info.setHeader(
+      'x-request-id',
+      incomingId && REQUEST_ID.test(incomingId) ? incomingId : crypto.randomUUID(),
+    );
+    session.lastSeen = performance.now();
+    return session.transport.handleRequest(req);
+  }
+
   async function fetch(req: Request, info?: FetchInfo): Promise<Response> {
+    if (middleware.length === 0) {
+      const answered = direct(req, info);
+      if (answered) {
+        return answered.catch((error: unknown) => {
+          report(error, { phase: 'http' });
+          return jsonRpcErrorResponse(500, -32603, 'Internal error');
+        });
+      }
+    }
     const pathname = pathnameOf(req.url);
     const incomingId = req.headers.get('x-request-id');
     const route: RouteKind = pathname === path ? 'mcp' : routes.has(pathname) ? 'route' : 'not-found';
