@@ -430,7 +430,7 @@ export function createMcpHandler(options: McpHandlerOptions): McpHandler {
     const sessionId = req.headers.get(SESSION_ID_HEADER);
     if (sessionId === null || draining || pathnameOf(req.url) !== path) return undefined;
     const session = sessions.get(sessionId);
-    if (!session || session.principal !== '' || !info?.setHeader) return undefined;
+    if (session?.principal !== '' || !info?.setHeader) return undefined;
     if (!checkOrigin(originPolicy, req.headers.get('host'), req.headers.get('origin')).ok) return undefined;
     const incomingId = req.headers.get('x-request-id');
     info.setHeader(
