@@ -128,6 +128,28 @@ describe('MiddlewareTransport', () => {
     await client.close();
   });
 
+  it('hands the server the params a middleware saw, so a _meta entry it adds reaches the tool', async () => {
+    const server = new McpServer({ name: 's', version: '1' });
+    server.registerTool('meta', {}, async (extra) => ({
+      content: [{ type: 'text', text: String(extra._meta?.['example.org/call']) }],
+    }));
+    const [clientSide, serverSide] = InMemoryTransport.createLinkedPair();
+    const tagger: Middleware = {
+      name: 'tagger',
+      rpc(call, next) {
+        if (call.params)
+          call.params._meta = { ...call.params._meta, 'example.org/call': `tagged-${call.id}` };
+        return next();
+      },
+    };
+    await server.connect(new MiddlewareTransport(serverSide, { middleware: [tagger] }));
+    const client = new Client({ name: 't', version: '1' });
+    await client.connect(clientSide);
+    const result = await client.callTool({ name: 'meta', _meta: { 'example.org/call': 'forged by client' } });
+    expect((result.content as Array<{ text: string }>)[0]!.text).toMatch(/^tagged-\d+$/);
+    await client.close();
+  });
+
   it('lets a middleware send notifications related to the call', async () => {
     const messages: unknown[] = [];
     const { client } = await pair([

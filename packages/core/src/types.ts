@@ -62,6 +62,11 @@ export type RpcErrorObject = JSONRPCErrorResponse['error'];
 export interface RpcCall {
   readonly id: RequestId;
   readonly method: string;
+  /**
+   * The request's params: the very object the server receives. A middleware may add an entry under `_meta` (with a
+   * key namespaced to its package, overwriting whatever a client sent under it) to hand per-call data to the tool,
+   * which reads it from `extra._meta`; `@mcp-middleware/errors` tells wrapped tools their call this way.
+   */
   readonly params: JSONRPCRequest['params'];
   /** The tool's name for `tools/call`, else undefined. */
   readonly toolName: string | undefined;
