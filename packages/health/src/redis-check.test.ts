@@ -1,24 +1,21 @@
-import type { ChildProcess } from 'node:child_process';
-import { startTestServer, type TestServer, waitFor } from '@mcp-middleware/core/testing';
+import { RedisServerProcess, startTestServer, type TestServer, waitFor } from '@mcp-middleware/core/testing';
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { health } from './health.js';
 import { redisCheck } from './redis-check.js';
-import { checkIn, fixtureServer, freePort, probe, startRedisServer, stopProcess } from './test-fixtures.js';
+import { checkIn, fixtureServer, probe } from './test-fixtures.js';
 
 describe('redisCheck', () => {
-  let port: number;
-  let redisServer: ChildProcess | undefined;
+  let redisServer: RedisServerProcess | undefined;
   let redis: Redis;
   let server: TestServer;
 
   beforeAll(async () => {
-    port = await freePort();
-    redisServer = await startRedisServer(port);
+    redisServer = await RedisServerProcess.start();
     // What the check's docs ask for: fail fast while disconnected instead of queueing pings.
     redis = new Redis({
       host: '127.0.0.1',
-      port,
+      port: redisServer.port,
       maxRetriesPerRequest: 1,
       connectTimeout: 500,
       commandTimeout: 500,
@@ -35,7 +32,7 @@ describe('redisCheck', () => {
   afterAll(async () => {
     await server?.close();
     redis?.disconnect();
-    if (redisServer) await stopProcess(redisServer);
+    await redisServer?.destroy();
   });
 
   it('passes while Redis answers, fails within its timeout once Redis stops, and passes again when it is back', async () => {
@@ -43,7 +40,7 @@ describe('redisCheck', () => {
     expect(ready.status).toBe(200);
     expect(checkIn(ready.body, 'redis')).toMatchObject({ status: 'pass', componentType: 'datastore' });
 
-    await stopProcess(redisServer!);
+    await redisServer!.stop();
     const started = performance.now();
     ready = await probe(server.baseUrl, '/readyz');
     const elapsed = performance.now() - started;
@@ -52,7 +49,7 @@ describe('redisCheck', () => {
     expect(checkIn(ready.body, 'redis')!['status']).toBe('fail');
     expect(elapsed).toBeLessThan(1000 + 2000);
 
-    redisServer = await startRedisServer(port);
+    await redisServer!.start(); // the same port
     await waitFor(
       async () => (await probe(server.baseUrl, '/readyz')).status === 200,
       'readiness to pass once Redis is back',

@@ -2,13 +2,12 @@
  * Test helpers: the shared Redis (REDIS_URL or 127.0.0.1:6379, failing loudly when absent), and private
  * `redis-server` processes on free ports for cluster and outage tests.
  */
-import { type ChildProcess, execFile, spawn } from 'node:child_process';
-import { mkdtemp, rm } from 'node:fs/promises';
-import { createServer, Socket } from 'node:net';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
+import { freePort, RedisServerProcess } from '@mcp-middleware/core/testing';
 import { Cluster, Redis, type RedisOptions } from 'ioredis';
+
+export { freePort, RedisServerProcess };
 
 export const REDIS_URL = process.env['REDIS_URL'] ?? 'redis://127.0.0.1:6379';
 
@@ -55,109 +54,6 @@ export async function deleteKeys(client: Redis, prefix: string): Promise<void> {
     cursor = next;
     if (keys.length > 0) await client.del(...keys);
   } while (cursor !== '0');
-}
-
-export async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const { port } = server.address() as { port: number };
-      server.close(() => resolve(port));
-    });
-  });
-}
-
-/** Resolves when `port` answers PING with PONG, or rejects after `timeoutMs`. */
-async function waitForPong(port: number, timeoutMs = 5000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const ok = await new Promise<boolean>((resolve) => {
-      const socket = new Socket();
-      const done = (value: boolean) => {
-        socket.destroy();
-        resolve(value);
-      };
-      socket.setTimeout(500, () => done(false));
-      socket.once('error', () => done(false));
-      socket.once('data', (data) => done(data.toString().startsWith('+PONG')));
-      socket.connect(port, '127.0.0.1', () => socket.write('PING\r\n'));
-    });
-    if (ok) return;
-    if (Date.now() > deadline)
-      throw new Error(`redis-server on port ${port} did not start in ${timeoutMs} ms`);
-    await new Promise((r) => setTimeout(r, 25));
-  }
-}
-
-/** A `redis-server` this test owns: started on a free port in a temp dir, stoppable and restartable. */
-export class RedisServerProcess {
-  readonly port: number;
-  readonly dir: string;
-  readonly #args: readonly string[];
-  #child: ChildProcess | undefined;
-
-  private constructor(port: number, dir: string, args: readonly string[]) {
-    this.port = port;
-    this.dir = dir;
-    this.#args = args;
-  }
-
-  static async start(extraArgs: readonly string[] = []): Promise<RedisServerProcess> {
-    const port = await freePort();
-    const dir = await mkdtemp(join(tmpdir(), 'rl-redis-'));
-    const server = new RedisServerProcess(port, dir, extraArgs);
-    await server.start();
-    return server;
-  }
-
-  get url(): string {
-    return `redis://127.0.0.1:${this.port}`;
-  }
-
-  async start(): Promise<void> {
-    if (this.#child) return;
-    const child = spawn(
-      'redis-server',
-      [
-        '--port',
-        String(this.port),
-        '--bind',
-        '127.0.0.1',
-        '--save',
-        '',
-        '--appendonly',
-        'no',
-        '--dir',
-        this.dir,
-        ...this.#args,
-      ],
-      { stdio: 'ignore' },
-    );
-    const failed = new Promise<never>((_, reject) => {
-      child.once('error', (error) =>
-        reject(new Error(`cannot start redis-server (is it installed?): ${error.message}`)),
-      );
-    });
-    this.#child = child;
-    await Promise.race([waitForPong(this.port), failed]);
-  }
-
-  /** Stops the server (SIGKILL: an abrupt outage, and nothing is saved). */
-  async stop(): Promise<void> {
-    const child = this.#child;
-    if (!child) return;
-    this.#child = undefined;
-    if (child.exitCode !== null || child.signalCode !== null) return;
-    const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
-    child.kill('SIGKILL');
-    await exited;
-  }
-
-  async destroy(): Promise<void> {
-    await this.stop();
-    await rm(this.dir, { recursive: true, force: true });
-  }
 }
 
 /** A 3-master Redis Cluster from `redis-server` processes this test owns. */

@@ -115,3 +115,5 @@ export function typeScriptNodeArgs(file: string): string[] {
   }
   return ['--conditions=mcp-middleware-source', '--import', loader, file];
 }
+
+export { freePort, RedisServerProcess } from './redis-server.js';
