@@ -110,6 +110,12 @@ function parsedIfRead(ctx: HttpContext): Promise<unknown> | undefined {
   return (ctx as WithBody)[BODY];
 }
 
+/** The caller's `x-request-id` when it is a sane token, else a new one. */
+function requestIdOf(req: Request): string {
+  const incoming = req.headers.get('x-request-id');
+  return incoming && REQUEST_ID.test(incoming) ? incoming : crypto.randomUUID();
+}
+
 /** The path of an absolute URL, without parsing all of it (runtimes hand over normalised URLs). */
 function pathnameOf(url: string): string {
   const start = url.indexOf('/', url.indexOf('//') + 2);
@@ -430,13 +436,10 @@ export function createMcpHandler(options: McpHandlerOptions): McpHandler {
     const sessionId = req.headers.get(SESSION_ID_HEADER);
     if (sessionId === null || draining || pathnameOf(req.url) !== path) return undefined;
     const session = sessions.get(sessionId);
-    if (session?.principal !== '' || !info?.setHeader) return undefined;
+    // No middleware, so no identity: only sessions opened anonymously are served here.
+    if (session?.principal !== principalOf(undefined) || !info?.setHeader) return undefined;
     if (!checkOrigin(originPolicy, req.headers.get('host'), req.headers.get('origin')).ok) return undefined;
-    const incomingId = req.headers.get('x-request-id');
-    info.setHeader(
-      'x-request-id',
-      incomingId && REQUEST_ID.test(incomingId) ? incomingId : crypto.randomUUID(),
-    );
+    info.setHeader('x-request-id', requestIdOf(req));
     session.lastSeen = performance.now();
     return session.transport.handleRequest(req);
   }
@@ -452,7 +455,6 @@ export function createMcpHandler(options: McpHandlerOptions): McpHandler {
       }
     }
     const pathname = pathnameOf(req.url);
-    const incomingId = req.headers.get('x-request-id');
     const route: RouteKind = pathname === path ? 'mcp' : routes.has(pathname) ? 'route' : 'not-found';
     // Headers for the final response: set on the outgoing message where the adapter allows (no Response copy or
     // Headers conversion on the hot path), else gathered and copied onto the Response once.
@@ -469,7 +471,7 @@ export function createMcpHandler(options: McpHandlerOptions): McpHandler {
         trustProxy === false
           ? resolveClientAddress(info?.clientAddress, undefined, false)
           : resolveClientAddress(info?.clientAddress, req.headers.get('x-forwarded-for'), trustProxy),
-      requestId: incomingId && REQUEST_ID.test(incomingId) ? incomingId : crypto.randomUUID(),
+      requestId: requestIdOf(req),
       authInfo: undefined,
       route,
       isProtected: route === 'mcp' || (route === 'route' && routes.get(pathname)!.protected === true),
