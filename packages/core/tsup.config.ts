@@ -8,4 +8,6 @@ export default defineConfig({
   sourcemap: true,
   target: 'node20',
   tsconfig: 'tsconfig.build.json',
+  // The test fixture server's schemas use zod, which every SDK install already has (the SDK requires it).
+  external: ['zod'],
 });

@@ -4,10 +4,11 @@ import express from 'express';
 import { afterEach, describe, expect, it } from 'vitest';
 import { createMcpHandler } from './handler.js';
 import { toNodeListener } from './node.js';
-import { fixtureServer, newProbe } from './test-fixtures.js';
 import {
   connectClient,
+  fixtureServer,
   initializeRequest,
+  newProbe,
   postJsonRpc,
   startTestServer,
   type TestServer,

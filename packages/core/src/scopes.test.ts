@@ -1,8 +1,7 @@
 import type { McpError } from '@modelcontextprotocol/sdk/types.js';
 import { afterEach, describe, expect, it } from 'vitest';
 import { checkToolScopes, toolScopes } from './scopes.js';
-import { fixtureServer } from './test-fixtures.js';
-import { connectClient, startTestServer, type TestServer } from './testing/index.js';
+import { connectClient, fixtureServer, startTestServer, type TestServer } from './testing/index.js';
 import type { Middleware } from './types.js';
 
 const policy = { tools: { admin_reset: ['admin'], echo: ['read'] } };

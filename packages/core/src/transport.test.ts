@@ -5,8 +5,7 @@ import { CreateMessageRequestSchema, McpError } from '@modelcontextprotocol/sdk/
 import { AjvJsonSchemaValidator } from '@modelcontextprotocol/sdk/validation/ajv';
 import { describe, expect, it } from 'vitest';
 import { z } from 'zod';
-import { fixtureServer, newProbe, type ToolProbe } from './test-fixtures.js';
-import { waitFor } from './testing/index.js';
+import { fixtureServer, newProbe, type ToolProbe, waitFor } from './testing/index.js';
 import { MiddlewareTransport } from './transport.js';
 import type { Middleware } from './types.js';
 

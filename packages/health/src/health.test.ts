@@ -1,6 +1,7 @@
 import { createMcpHandler, type Middleware } from '@mcp-middleware/core';
 import {
   connectClient,
+  fixtureServer,
   initializeRequest,
   postJsonRpc,
   startTestServer,
@@ -10,7 +11,7 @@ import {
 import { afterEach, describe, expect, it } from 'vitest';
 import type { HealthCheck } from './checks.js';
 import { type HealthOptions, health } from './health.js';
-import { checkIn, fixtureServer, probe, textOf } from './test-fixtures.js';
+import { checkIn, probe, textOf } from './test-fixtures.js';
 
 const servers: TestServer[] = [];
 const closers: Array<() => Promise<void>> = [];

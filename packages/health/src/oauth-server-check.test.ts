@@ -1,11 +1,11 @@
 import { once } from 'node:events';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { startTestServer, type TestServer } from '@mcp-middleware/core/testing';
+import { fixtureServer, startTestServer, type TestServer } from '@mcp-middleware/core/testing';
 import { afterEach, describe, expect, it } from 'vitest';
 import { health } from './health.js';
 import { metadataUrls, oauthServerCheck } from './oauth-server-check.js';
-import { checkIn, fixtureServer, probe } from './test-fixtures.js';
+import { checkIn, probe } from './test-fixtures.js';
 
 interface OidcProvider {
   callback(): (req: IncomingMessage, res: ServerResponse) => void;

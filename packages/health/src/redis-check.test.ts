@@ -1,9 +1,15 @@
-import { RedisServerProcess, startTestServer, type TestServer, waitFor } from '@mcp-middleware/core/testing';
+import {
+  fixtureServer,
+  RedisServerProcess,
+  startTestServer,
+  type TestServer,
+  waitFor,
+} from '@mcp-middleware/core/testing';
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { health } from './health.js';
 import { redisCheck } from './redis-check.js';
-import { checkIn, fixtureServer, probe } from './test-fixtures.js';
+import { checkIn, probe } from './test-fixtures.js';
 
 describe('redisCheck', () => {
   let redisServer: RedisServerProcess | undefined;

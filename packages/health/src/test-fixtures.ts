@@ -1,29 +1,5 @@
 import type { ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
-import type { ServerFactory } from '@mcp-middleware/core';
-import { McpServer } from '@modelcontextprotocol/sdk/server/mcp.js';
-import { z } from 'zod';
-
-/** An MCP server with an `echo` tool and a `slow` tool that waits `ms` (or until cancelled). */
-export function fixtureServer(): ServerFactory {
-  return ({ jsonSchemaValidator }) => {
-    const server = new McpServer({ name: 'health-fixture', version: '1.0.0' }, { jsonSchemaValidator });
-    server.registerTool('echo', { inputSchema: { text: z.string() } }, async ({ text }) => ({
-      content: [{ type: 'text', text }],
-    }));
-    server.registerTool('slow', { inputSchema: { ms: z.number() } }, async ({ ms }, extra) => {
-      await new Promise<void>((resolve) => {
-        const timer = setTimeout(resolve, ms);
-        extra.signal.addEventListener('abort', () => {
-          clearTimeout(timer);
-          resolve();
-        });
-      });
-      return { content: [{ type: 'text', text: `waited ${ms}` }] };
-    });
-    return server;
-  };
-}
 
 export function textOf(result: unknown): string {
   return (result as { content: Array<{ text: string }> }).content[0]!.text;

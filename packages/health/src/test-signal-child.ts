@@ -3,8 +3,8 @@
  * (sending SIGTERM to the test runner itself would be unsafe). Prints `{"url": …}` once it listens.
  */
 import { createMcpHandler, serve } from '@mcp-middleware/core';
+import { fixtureServer } from '@mcp-middleware/core/testing';
 import { health } from './health.js';
-import { fixtureServer } from './test-fixtures.js';
 
 const handler = createMcpHandler({
   server: fixtureServer(),

@@ -1,6 +1,6 @@
 import { McpServer } from '@modelcontextprotocol/sdk/server/mcp.js';
 import { z } from 'zod';
-import type { ServerFactory } from './handler.js';
+import type { ServerFactory } from '../handler.js';
 
 /** What the fixture's tools saw, so tests can assert from inside a tool. */
 export interface ToolProbe {
@@ -13,7 +13,10 @@ export function newProbe(): ToolProbe {
   return { calls: [], aborted: [], authClientIds: [] };
 }
 
-/** An McpServer with a few tools that exercise the pipeline; shares the handler's validator as intended. */
+/**
+ * An McpServer with tools that exercise the pipeline: `echo`, `slow` (waits `ms` or until cancelled), `whoami`
+ * and `admin_reset` (for scope policies). Shares the handler's validator, as servers should.
+ */
 export function fixtureServer(probe: ToolProbe = newProbe()): ServerFactory {
   return ({ jsonSchemaValidator }) => {
     const server = new McpServer({ name: 'fixture', version: '1.0.0' }, { jsonSchemaValidator });

@@ -116,4 +116,5 @@ export function typeScriptNodeArgs(file: string): string[] {
   return ['--conditions=mcp-middleware-source', '--import', loader, file];
 }
 
+export { fixtureServer, newProbe, type ToolProbe } from './fixture-server.js';
 export { freePort, RedisServerProcess } from './redis-server.js';
