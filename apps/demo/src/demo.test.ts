@@ -224,35 +224,29 @@ describe('the demo with API keys (the default)', () => {
   });
 
   it('lets the MCP Inspector CLI list and call tools with an API key header', async () => {
-    const header = `x-api-key: ${demo.devKey}`;
-    const list = await runInspector([
-      '--cli',
-      demo.url.href,
-      '--transport',
-      'http',
-      '--header',
-      header,
-      '--method',
-      'tools/list',
-    ]);
+    const inspect = (...method: string[]) =>
+      runInspector([
+        '--cli',
+        demo.url.href,
+        '--transport',
+        'http',
+        '--header',
+        `x-api-key: ${demo.devKey}`,
+        ...method,
+      ]);
+    const list = await inspect('--method', 'tools/list');
     expect(list.code).toBe(0);
     expect(
       (JSON.parse(list.stdout) as { tools: Array<{ name: string }> }).tools.map((t) => t.name),
     ).toContain('get_record');
-    const call = await runInspector([
-      '--cli',
-      demo.url.href,
-      '--transport',
-      'http',
-      '--header',
-      header,
+    const call = await inspect(
       '--method',
       'tools/call',
       '--tool-name',
       'get_record',
       '--tool-arg',
       'id=rec-1003',
-    ]);
+    );
     expect(call.code).toBe(0);
     expect(call.stdout).toContain('Refund not received');
   });
