@@ -17,7 +17,7 @@ import {
   parseApiKey,
 } from '@mcp-middleware/auth-apikey';
 import { oauth } from '@mcp-middleware/auth-oauth';
-import { createMcpHandler, type Middleware, MiddlewareTransport, serve } from '@mcp-middleware/core';
+import { createMcpHandler, type Middleware, serve, wrapServer } from '@mcp-middleware/core';
 import { errors } from '@mcp-middleware/errors';
 import { type HealthCheck, health, oauthServerCheck, redisCheck } from '@mcp-middleware/health';
 import { jsonLogger } from '@mcp-middleware/logging-json';
@@ -123,9 +123,7 @@ async function main(): Promise<void> {
       upstreamUrl: upstream.url,
       log,
     });
-    await server.connect(
-      new MiddlewareTransport(new StdioServerTransport(), { middleware: [log, limits, errs] }),
-    );
+    await wrapServer(server, { middleware: [log, limits, errs] }).connect(new StdioServerTransport());
     const stop = async () => {
       await server.close();
       for (const c of cleanups) await c();

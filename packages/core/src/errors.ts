@@ -20,6 +20,20 @@ export const ERROR_CODES = {
 
 export type ErrorCodeName = keyof typeof ERROR_CODES;
 
+/**
+ * JSON-RPC error numbers as both SDK lines put them on the wire, so packages need neither SDK at run time
+ * (v1 calls them `ErrorCode`, v2 `ProtocolErrorCode`).
+ */
+export const RpcErrorCode = {
+  ParseError: -32700,
+  InvalidRequest: -32600,
+  MethodNotFound: -32601,
+  InvalidParams: -32602,
+  InternalError: -32603,
+  ConnectionClosed: -32000,
+  RequestTimeout: -32001,
+} as const;
+
 const BRAND = Symbol.for('@mcp-middleware/core.MiddlewareError');
 
 export interface MiddlewareErrorOptions {

@@ -1,13 +1,14 @@
-import { WebStandardStreamableHTTPServerTransport } from '@modelcontextprotocol/sdk/server/webStandardStreamableHttp.js';
+import type { WebStandardStreamableHTTPServerTransport } from '@modelcontextprotocol/sdk/server/webStandardStreamableHttp.js';
 import type { Transport } from '@modelcontextprotocol/sdk/shared/transport.js';
-import { isInitializeRequest, type MessageExtraInfo } from '@modelcontextprotocol/sdk/types.js';
-import { AjvJsonSchemaValidator } from '@modelcontextprotocol/sdk/validation/ajv';
+import type { MessageExtraInfo } from '@modelcontextprotocol/sdk/types.js';
+import type { AjvJsonSchemaValidator } from '@modelcontextprotocol/sdk/validation/ajv';
 import { DEFAULT_MAX_BODY_SIZE, readJsonBody } from './body.js';
 import { resolveClientAddress, type TrustProxy, validateTrustProxy } from './client-address.js';
-import { composeHttp, hasRpcLayer } from './compose.js';
+import { composeHttp } from './compose.js';
 import { type Duration, toMs } from './duration.js';
 import { errorToResponse, jsonRpcErrorResponse, MiddlewareError } from './errors.js';
 import { checkOrigin, loopbackHosts, type OriginPolicy } from './origin.js';
+import { wrapServer } from './server.js';
 import { type ErrorReport, MiddlewareTransport } from './transport.js';
 import type {
   AuthInfo,
@@ -128,8 +129,48 @@ function pathnameOf(url: string): string {
   return url.slice(start, end);
 }
 
-/** Carries the HTTP context to the transport decorator through the one thing the SDK passes along: headers. */
-const CONTEXT_HEADER = 'x-mcp-middleware-context';
+/**
+ * Stands in for `authInfo` on the way through the SDK v1 transport, the one object it hands on by reference; the
+ * transport decorator swaps the real identity back before the server sees it, and links the SDK's request-info
+ * object to the HTTP context so the RPC layer finds it. Nothing reaches the tool that the client did not send.
+ */
+class ContextCarrier {
+  constructor(readonly ctx: HttpContext) {}
+}
+
+/** The SDK v1 pieces this handler serves with, loaded on first use so core imports without SDK v1 installed. */
+interface SdkV1 {
+  readonly Transport: typeof WebStandardStreamableHTTPServerTransport;
+  readonly validator: AjvJsonSchemaValidator;
+}
+
+async function loadSdkV1(): Promise<SdkV1> {
+  try {
+    const [transport, ajv] = await Promise.all([
+      import('@modelcontextprotocol/sdk/server/webStandardStreamableHttp.js'),
+      import('@modelcontextprotocol/sdk/validation/ajv'),
+    ]);
+    return {
+      Transport: transport.WebStandardStreamableHTTPServerTransport,
+      validator: new ajv.AjvJsonSchemaValidator(),
+    };
+  } catch (cause) {
+    throw new Error(
+      'createMiddlewareHandler serves with @modelcontextprotocol/sdk 1.x: install it, or on SDK v2 wrap its own ' +
+        'handler with middlewareStack()',
+      { cause },
+    );
+  }
+}
+
+function isInitialize(message: unknown): boolean {
+  return (
+    typeof message === 'object' &&
+    message !== null &&
+    (message as { method?: unknown }).method === 'initialize' &&
+    'id' in message
+  );
+}
 const REQUEST_ID = /^[\w.:@-]{1,128}$/;
 const SESSION_ID_HEADER = 'mcp-session-id';
 
@@ -170,21 +211,24 @@ function defaultOnError(error: unknown, report: ErrorReport): void {
  * Serves an MCP endpoint over Streamable HTTP with the SDK's web-standard transport, behind HTTP and RPC
  * middleware, with extra routes beside it. Returns a Fetch handler.
  */
-export function createMcpHandler(options: McpHandlerOptions): McpHandler {
+export function createMiddlewareHandler(options: McpHandlerOptions): McpHandler {
   if (typeof options?.server !== 'function') {
-    throw new TypeError('createMcpHandler: `server` must be a function that returns an McpServer or Server');
+    throw new TypeError(
+      'createMiddlewareHandler: `server` must be a function that returns an McpServer or Server',
+    );
   }
   const path = options.path ?? '/mcp';
-  if (!path.startsWith('/')) throw new TypeError(`createMcpHandler: path must start with '/', got '${path}'`);
+  if (!path.startsWith('/'))
+    throw new TypeError(`createMiddlewareHandler: path must start with '/', got '${path}'`);
   const middleware = options.middleware ?? [];
   for (const m of middleware) {
     if (!m || typeof m.name !== 'string')
-      throw new TypeError('createMcpHandler: every middleware needs a name');
+      throw new TypeError('createMiddlewareHandler: every middleware needs a name');
   }
   const maxBodySize = options.maxBodySize ?? DEFAULT_MAX_BODY_SIZE;
   if (!Number.isInteger(maxBodySize) || maxBodySize <= 0) {
     throw new TypeError(
-      `createMcpHandler: maxBodySize must be a positive whole number of bytes, got ${maxBodySize}`,
+      `createMiddlewareHandler: maxBodySize must be a positive whole number of bytes, got ${maxBodySize}`,
     );
   }
   const trustProxy = validateTrustProxy(options.trustProxy ?? false);
@@ -192,7 +236,9 @@ export function createMcpHandler(options: McpHandlerOptions): McpHandler {
   const sessionOptions = options.sessions === false ? {} : (options.sessions ?? {});
   const maxSessions = sessionOptions.max ?? 1000;
   if (!Number.isInteger(maxSessions) || maxSessions < 1) {
-    throw new TypeError(`createMcpHandler: sessions.max must be a whole number >= 1, got ${maxSessions}`);
+    throw new TypeError(
+      `createMiddlewareHandler: sessions.max must be a whole number >= 1, got ${maxSessions}`,
+    );
   }
   const idleMs = toMs(sessionOptions.idleTimeout ?? '30m', 'sessions.idleTimeout');
   const onError = options.onError ?? defaultOnError;
@@ -201,23 +247,33 @@ export function createMcpHandler(options: McpHandlerOptions): McpHandler {
     allowedOrigins: options.allowedOrigins ?? [],
   };
   const enableJsonResponse = options.enableJsonResponse ?? false;
-  const jsonSchemaValidator = new AjvJsonSchemaValidator();
+  let sdk: Promise<SdkV1> | undefined;
+  const sdkV1 = () => {
+    sdk ??= loadSdkV1();
+    return sdk;
+  };
 
   const routes = new Map<string, Route>();
   for (const route of [...(options.routes ?? []), ...middleware.flatMap((m) => m.routes ?? [])]) {
     if (route.path === path)
-      throw new TypeError(`createMcpHandler: route ${route.path} collides with the MCP endpoint`);
-    if (routes.has(route.path)) throw new TypeError(`createMcpHandler: two routes claim ${route.path}`);
+      throw new TypeError(`createMiddlewareHandler: route ${route.path} collides with the MCP endpoint`);
+    if (routes.has(route.path))
+      throw new TypeError(`createMiddlewareHandler: two routes claim ${route.path}`);
     routes.set(route.path, route);
   }
 
-  const needsContext = hasRpcLayer(middleware);
-  const contexts = new Map<string, HttpContext>();
-  let contextCounter = 0;
-  const httpContextOf = (extra: MessageExtraInfo | undefined): HttpContext | undefined => {
-    const token = extra?.requestInfo?.headers[CONTEXT_HEADER];
-    return typeof token === 'string' ? contexts.get(token) : undefined;
+  // With no middleware nothing reads the context: no carrier, no link, no wrapped server.
+  const needsContext = middleware.length > 0;
+  const links = new WeakMap<object, HttpContext>();
+  const link = (extra: MessageExtraInfo | undefined) => {
+    const carrier = extra?.authInfo as unknown;
+    if (!(carrier instanceof ContextCarrier)) return;
+    const { ctx } = carrier;
+    if (ctx.authInfo) extra!.authInfo = ctx.authInfo;
+    else delete extra!.authInfo;
+    if (extra!.requestInfo) links.set(extra!.requestInfo, ctx);
   };
+  const httpContextOf = (key: object) => links.get(key);
 
   const sessions = new Map<string, Session>();
   let inFlight = 0;
@@ -249,10 +305,11 @@ export function createMcpHandler(options: McpHandlerOptions): McpHandler {
     }
   };
   const decorate = (transport: Transport, onIdle?: () => void) =>
+    // The RPC layer runs in the server (wrapServer); the decorator links contexts and counts calls for the drain.
     new MiddlewareTransport(transport, {
-      middleware,
+      middleware: [],
       onError: report,
-      httpContext: httpContextOf,
+      link,
       onCallStart: callStarted,
       onCallEnd: (t) => {
         callEnded();
@@ -280,43 +337,27 @@ export function createMcpHandler(options: McpHandlerOptions): McpHandler {
     await session.server.close().catch((error) => report(error, { phase: 'transport' }));
   }
 
-  /** Passes the request to the SDK transport, with the parsed body and identity, and the context marker. */
-  async function handleWithTransport(
+  /** Passes the request itself to the SDK transport, with the parsed body (if read) and the identity. */
+  function handleWithTransport(
     transport: WebStandardStreamableHTTPServerTransport,
     req: Request,
     ctx: HttpContext,
     parsedBody: unknown,
   ): Promise<Response> {
-    let forwarded = req;
-    let token: string | undefined;
-    if (needsContext) {
-      // The request is copied to carry the context marker: hand over the body parsed rather than as a stream.
-      parsedBody ??= await ctx.body();
-      token = String(++contextCounter);
-      const headers = new Headers(req.headers);
-      headers.set(CONTEXT_HEADER, token); // overwrites anything a client sent under that name
-      contexts.set(token, ctx);
-      // A parsed body travels as parsedBody, so the copy needs none.
-      forwarded =
-        parsedBody !== undefined || req.body === null
-          ? new Request(req.url, { method: req.method, headers, signal: req.signal })
-          : new Request(req.url, {
-              method: req.method,
-              headers,
-              signal: req.signal,
-              body: req.body,
-              duplex: 'half',
-            } as RequestInit);
-    }
-    try {
-      return await transport.handleRequest(forwarded, {
-        ...(parsedBody === undefined ? {} : { parsedBody }),
-        ...(ctx.authInfo ? { authInfo: ctx.authInfo } : {}),
-      });
-    } finally {
-      // Every message of this HTTP request reached the decorator before handleRequest settled.
-      if (token !== undefined) contexts.delete(token);
-    }
+    const authInfo = needsContext ? new ContextCarrier(ctx) : ctx.authInfo;
+    return transport.handleRequest(req, {
+      ...(parsedBody === undefined ? {} : { parsedBody }),
+      ...(authInfo ? { authInfo: authInfo as AuthInfo } : {}),
+    });
+  }
+
+  /** Makes a server with the user's factory and runs the RPC layer in it. */
+  async function makeServer(sessionId: string | undefined, ctx: HttpContext): Promise<ConnectableServer> {
+    const { validator } = await sdkV1();
+    const server = await options.server({ sessionId, jsonSchemaValidator: validator, http: ctx });
+    return needsContext
+      ? wrapServer(server, { middleware, onError: report, httpContext: httpContextOf })
+      : server;
   }
 
   async function serveStateless(req: Request, ctx: HttpContext): Promise<Response> {
@@ -326,11 +367,9 @@ export function createMcpHandler(options: McpHandlerOptions): McpHandler {
       });
     }
     const parsedBody = await parsedIfRead(ctx);
-    const transport = new WebStandardStreamableHTTPServerTransport({
-      enableJsonResponse,
-      maxRequestBodySize: maxBodySize,
-    });
-    const server = await options.server({ sessionId: undefined, jsonSchemaValidator, http: ctx });
+    const { Transport } = await sdkV1();
+    const transport = new Transport({ enableJsonResponse, maxRequestBodySize: maxBodySize });
+    const server = await makeServer(undefined, ctx);
     let answered = false;
     const release = () => {
       server.close().catch((error) => report(error, { phase: 'transport', http: ctx }));
@@ -364,8 +403,8 @@ export function createMcpHandler(options: McpHandlerOptions): McpHandler {
     } else {
       parsedBody = req.method === 'POST' ? await ctx.body() : undefined;
       const initializing = Array.isArray(parsedBody)
-        ? parsedBody.some(isInitializeRequest)
-        : isInitializeRequest(parsedBody);
+        ? parsedBody.some(isInitialize)
+        : isInitialize(parsedBody);
       if (!initializing) {
         return jsonRpcErrorResponse(400, -32000, 'Bad Request: Mcp-Session-Id header is required');
       }
@@ -382,12 +421,13 @@ export function createMcpHandler(options: McpHandlerOptions): McpHandler {
 
   async function createSession(ctx: HttpContext): Promise<Session> {
     const id = crypto.randomUUID();
-    const transport = new WebStandardStreamableHTTPServerTransport({
+    const { Transport } = await sdkV1();
+    const transport = new Transport({
       sessionIdGenerator: () => id,
       enableJsonResponse,
       maxRequestBodySize: maxBodySize,
     });
-    const server = await options.server({ sessionId: id, jsonSchemaValidator, http: ctx });
+    const server = await makeServer(id, ctx);
     const decorated = decorate(transport);
     const session: Session = {
       id,
@@ -561,3 +601,9 @@ export function createMcpHandler(options: McpHandlerOptions): McpHandler {
 
   return { fetch, close, closed, host, restrictHostsToLoopback };
 }
+
+/**
+ * @deprecated Renamed to `createMiddlewareHandler` (SDK v2 has its own `createMcpHandler` with other semantics).
+ * This alias stays for at least one minor version.
+ */
+export const createMcpHandler = createMiddlewareHandler;

@@ -1,4 +1,5 @@
 export { DEFAULT_MAX_BODY_SIZE, readBounded } from './body.js';
+export { callOf, createKey, type Key } from './call.js';
 export { resolveClientAddress, type TrustProxy } from './client-address.js';
 export { composeHttp, composeRpc, type HttpHandler, type RpcHandler } from './compose.js';
 export { type Duration, toMs } from './duration.js';
@@ -9,10 +10,12 @@ export {
   jsonRpcErrorResponse,
   MiddlewareError,
   type MiddlewareErrorOptions,
+  RpcErrorCode,
 } from './errors.js';
 export {
   type ConnectableServer,
   createMcpHandler,
+  createMiddlewareHandler,
   type FetchInfo,
   type McpHandler,
   type McpHandlerOptions,
@@ -38,6 +41,7 @@ export {
   type ToolScopePolicy,
   toolScopes,
 } from './scopes.js';
+export { type WrapServerOptions, wrapServer } from './server.js';
 export { type ErrorReport, MiddlewareTransport, type MiddlewareTransportOptions } from './transport.js';
 export type {
   AuthInfo,

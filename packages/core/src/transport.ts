@@ -1,16 +1,16 @@
 import type { Transport, TransportSendOptions } from '@modelcontextprotocol/sdk/shared/transport.js';
-import {
-  ErrorCode,
-  type JSONRPCErrorResponse,
-  type JSONRPCMessage,
-  type JSONRPCNotification,
-  type JSONRPCRequest,
-  type JSONRPCResultResponse,
-  type MessageExtraInfo,
-  type RequestId,
+import type {
+  JSONRPCErrorResponse,
+  JSONRPCMessage,
+  JSONRPCNotification,
+  JSONRPCRequest,
+  JSONRPCResultResponse,
+  MessageExtraInfo,
+  RequestId,
 } from '@modelcontextprotocol/sdk/types.js';
+import { linkCallByMeta } from './call.js';
 import { composeRpc, type RpcHandler } from './compose.js';
-import { MiddlewareError } from './errors.js';
+import { RpcErrorCode as ErrorCode, MiddlewareError } from './errors.js';
 import type { HttpContext, Middleware, RpcCall, RpcResult } from './types.js';
 
 /** Why an error reached `onError`: a middleware threw, or the transport failed to deliver a result. */
@@ -30,6 +30,8 @@ export interface MiddlewareTransportOptions {
   onError?: (error: unknown, report: ErrorReport) => void;
   /** @internal Finds the HTTP context of the request that carried a message. Set by `createMcpHandler`. */
   httpContext?: (extra: MessageExtraInfo | undefined) => HttpContext | undefined;
+  /** @internal Sees every incoming message's extra info first (the handler links it to its HTTP context). */
+  link?: (extra: MessageExtraInfo | undefined) => void;
   /** @internal Told when a request arrives, for drain accounting. */
   onCallStart?: () => void;
   /** @internal Told when a request has been answered (or cancelled by the client). */
@@ -69,6 +71,11 @@ function isError(m: JSONRPCMessage): m is JSONRPCErrorResponse {
 const MAX_DROPPED_IDS = 1024;
 
 const INTERNAL_ERROR = { code: ErrorCode.InternalError, message: 'Internal error' } as const;
+const CANCELLED = {
+  code: ErrorCode.RequestTimeout,
+  message: 'Request cancelled',
+  data: { reason: 'cancelled' },
+};
 
 /**
  * Decorates any SDK `Transport` so RPC middleware runs around every incoming JSON-RPC request. Middleware can answer
@@ -153,6 +160,7 @@ export class MiddlewareTransport implements Transport {
   }
 
   #receive(message: JSONRPCMessage, extra: MessageExtraInfo | undefined): void {
+    this.#options.link?.(extra);
     if (this.#passThrough) {
       if (isRequest(message) && !this.#open.has(message.id)) {
         this.#open.add(message.id);
@@ -206,6 +214,7 @@ export class MiddlewareTransport implements Transport {
         ? (params.name as string)
         : undefined;
     const http = this.#options.httpContext?.(extra);
+    const state = new Map<string | symbol, unknown>();
     const call: RpcCall = {
       id,
       method: request.method,
@@ -216,12 +225,20 @@ export class MiddlewareTransport implements Transport {
       requestInfo: extra?.requestInfo,
       http,
       signal: controller.signal,
-      state: new Map(),
+      state,
+      get: (key) => state.get(key) as never,
+      set: (key, value) => void state.set(key, value),
+      protocolVersion: undefined,
       startedAt: performance.now(),
       cancel: (reason) => this.#cancel(pending, reason),
       notify: (notification) =>
         this.#inner.send({ jsonrpc: '2.0', ...notification }, { relatedRequestId: id }),
     };
+    if (params) {
+      // So a tool can find its call with callOf(extra): an empty `_meta` when the client sent none (no content added).
+      if (typeof params._meta !== 'object' || params._meta === null) params._meta = {};
+      linkCallByMeta(params._meta, call);
+    }
     const pending: Pending = { call, request, extra, controller, delivered: false, clientCancelled: false };
     this.#pending.set(id, pending);
     this.#options.onCallStart?.();
@@ -268,7 +285,7 @@ export class MiddlewareTransport implements Transport {
       return Promise.resolve({ error: { code: ErrorCode.ConnectionClosed, message: 'Connection closed' } });
     }
     if (call.signal.aborted) {
-      return Promise.resolve({ error: { code: ErrorCode.RequestTimeout, message: 'Request cancelled' } });
+      return Promise.resolve({ error: { ...CANCELLED } });
     }
     return new Promise<RpcResult>((resolve) => {
       pending.resolveServer = resolve;
@@ -295,7 +312,7 @@ export class MiddlewareTransport implements Transport {
     if (this.#dropped.size > MAX_DROPPED_IDS) {
       this.#dropped.delete(this.#dropped.values().next().value as RequestId);
     }
-    resolve({ error: { code: ErrorCode.RequestTimeout, message: 'Request cancelled' } });
+    resolve({ error: { ...CANCELLED } });
     return true;
   }
 

@@ -8,6 +8,7 @@ import type {
   Result,
 } from '@modelcontextprotocol/sdk/types.js';
 
+import type { Key } from './call.js';
 import type { Duration } from './duration.js';
 
 export type { AuthInfo };
@@ -63,9 +64,8 @@ export interface RpcCall {
   readonly id: RequestId;
   readonly method: string;
   /**
-   * The request's params: the very object the server receives. A middleware may add an entry under `_meta` (with a
-   * key namespaced to its package, overwriting whatever a client sent under it) to hand per-call data to the tool,
-   * which reads it from `extra._meta`; `@mcp-middleware/errors` tells wrapped tools their call this way.
+   * The request's params: the very object the server receives. To hand per-call data to a tool, use `call.set(key,
+   * value)` and `callOf(extra)?.get(key)` in the tool, not `_meta`: the tool's `_meta` holds only what the client sent.
    */
   readonly params: JSONRPCRequest['params'];
   /** The tool's name for `tools/call`, else undefined. */
@@ -79,14 +79,23 @@ export interface RpcCall {
   readonly http: HttpContext | undefined;
   /** Aborted when the client cancels the call, the transport closes, or a middleware calls `cancel()`. */
   readonly signal: AbortSignal;
-  /** Per-call scratch space for middleware that cooperate. */
+  /** Per-call scratch space for middleware that cooperate. Prefer typed keys with `get`/`set`. */
   readonly state: Map<string | symbol, unknown>;
+  /** Reads what a middleware stored under a key made by `createKey<T>()`. Tools reach it through `callOf(extra)`. */
+  get<T>(key: Key<T>): T | undefined;
+  /** Stores a value for later middleware and for the tool (`callOf(extra)?.get(key)`). */
+  set<T>(key: Key<T>, value: T): void;
+  /**
+   * The protocol revision the request was made under, when the SDK tells it per request (2026-07-28 requests
+   * carry it in their `_meta` envelope); undefined for 2025-era sessions.
+   */
+  readonly protocolVersion: string | undefined;
   /** When the transport received the call (`performance.now()` clock). */
   readonly startedAt: number;
   /**
-   * Cancel the server's handler for this call: delivers `notifications/cancelled` to the server so the tool's
-   * `extra.signal` aborts; any late result from the server is dropped. A pending `next()` settles with a -32001
-   * `Request cancelled` error; the middleware still decides what the client gets.
+   * Cancel the server's handler for this call: the tool's signal (`extra.signal` on SDK v1, `ctx.mcpReq.signal` on
+   * v2) aborts and any late result is dropped. A pending `next()` settles with a -32001 `Request cancelled` error
+   * (`data.reason: 'cancelled'`); the middleware still decides what the client gets.
    */
   cancel(reason?: string): void;
   /** Send a notification to the client, related to this call (progress, log messages). */

@@ -1,5 +1,9 @@
-import { MiddlewareError, type RpcErrorObject, type RpcResult } from '@mcp-middleware/core';
-import { ErrorCode } from '@modelcontextprotocol/sdk/types.js';
+import {
+  RpcErrorCode as ErrorCode,
+  MiddlewareError,
+  type RpcErrorObject,
+  type RpcResult,
+} from '@mcp-middleware/core';
 import { ToolError } from './tool-error.js';
 
 /** What a thrown value means for the client. */

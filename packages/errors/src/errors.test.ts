@@ -5,7 +5,7 @@ import { dirname, resolve } from 'node:path';
 import { createInterface } from 'node:readline';
 import type { PassThrough } from 'node:stream';
 import { fileURLToPath } from 'node:url';
-import { MiddlewareTransport } from '@mcp-middleware/core';
+import { callOf, wrapServer } from '@mcp-middleware/core';
 import {
   connectClient,
   startTestServer,
@@ -253,7 +253,7 @@ describe.each([
       const elapsed = performance.now() - started;
       expect(err.code).toBe(-32001);
       expect(err.message).toBe("MCP error -32001: Tool 'slow' timed out after 300 ms");
-      expect(err.data).toEqual({ timeoutMs: 300 });
+      expect(err.data).toEqual({ reason: 'timeout', timeoutMs: 300 });
       expect(elapsed).toBeGreaterThanOrEqual(290);
       expect(elapsed).toBeLessThan(300 + 1500);
       await waitFor(() => h.aborted().includes('slow'), 'the tool to see its signal abort');
@@ -321,9 +321,9 @@ describe('a wrapped tool served without the middleware', () => {
   });
 });
 
-describe('a client that sends the per-call token itself', () => {
-  it('cannot make its own value reach the tool', async () => {
-    const seen: unknown[] = [];
+describe('a wrapped tool behind the middleware', () => {
+  it('sees in _meta exactly what the client sent, and its call through callOf(extra)', async () => {
+    const seen: Array<{ meta: unknown; tool: string | undefined }> = [];
     const errs = errors();
     const [clientSide, serverSide] = InMemoryTransport.createLinkedPair();
     const server = fixtureServer(errs, () => {});
@@ -331,25 +331,18 @@ describe('a client that sends the per-call token itself', () => {
       'meta',
       { description: 'Shows its _meta' },
       errs.tool(async (extra) => {
-        seen.push(extra._meta?.['io.github.mcp-middleware/errors-call']);
+        seen.push({ meta: extra._meta, tool: callOf(extra)?.toolName });
         return { content: [{ type: 'text', text: 'ok' }] };
       }),
     );
-    await server.connect(new MiddlewareTransport(serverSide, { middleware: [errs] }));
-    const client = new Client({ name: 'forger', version: '1.0.0' });
+    await wrapServer(server, { middleware: [errs] }).connect(serverSide);
+    const client = new Client({ name: 'client', version: '1.0.0' });
     await client.connect(clientSide);
     try {
-      await client.callTool({
-        name: 'meta',
-        arguments: {},
-        _meta: { 'io.github.mcp-middleware/errors-call': 'x' },
-      });
-      expect(seen).toHaveLength(1);
-      expect(seen[0]).not.toBe('x');
-      expect(typeof seen[0]).toBe('string');
+      await client.callTool({ name: 'meta', arguments: {}, _meta: { 'example.com/mine': 'x' } });
+      expect(seen).toEqual([{ meta: { 'example.com/mine': 'x' }, tool: 'meta' }]);
     } finally {
       await client.close();
-      await errs.close();
     }
   });
 });

@@ -1,5 +1,8 @@
 import {
+  callOf,
+  createKey,
   type Duration,
+  RpcErrorCode as ErrorCode,
   type Middleware,
   MiddlewareError,
   type RpcCall,
@@ -10,7 +13,7 @@ import {
 } from '@mcp-middleware/core';
 import type { ToolCallback } from '@modelcontextprotocol/sdk/server/mcp.js';
 import type { AnySchema, ZodRawShapeCompat } from '@modelcontextprotocol/sdk/server/zod-compat.js';
-import { type CallToolResult, ErrorCode } from '@modelcontextprotocol/sdk/types.js';
+import type { CallToolResult } from '@modelcontextprotocol/sdk/types.js';
 import {
   type AnswerDecision,
   classifyError,
@@ -67,7 +70,7 @@ export interface ErrorsMiddleware extends Middleware {
   close(): Promise<void>;
 }
 
-/** Where the middleware leaves a per-call token for the wrapped handler, in the request's `_meta`. */
+/** @deprecated Unused since core's call context (`callOf`); nothing is written to `_meta` any more. */
 export const CALL_META_KEY = 'io.github.mcp-middleware/errors-call';
 /** Where a masked result or error carries its correlation id for clients that want it as data. */
 export const ERROR_ID_META_KEY = 'io.github.mcp-middleware/error-id';
@@ -140,8 +143,8 @@ export function errors(options: ErrorsOptions = {}): ErrorsMiddleware {
   const onError = options.onError ?? defaultOnError;
   if (typeof onError !== 'function') throw new TypeError('errors: onError must be a function');
 
-  // Calls in flight, by the token put in their `_meta`: bounded by the calls the transport holds.
-  const records = new Map<string, CallRecord>();
+  // This instance's record of each call, so two errors() in one chain never read each other's.
+  const RECORD = createKey<CallRecord>('errors/call');
   const timers = new Set<ReturnType<typeof setTimeout>>();
 
   const report = (error: unknown, r: MaskedErrorReport): void => {
@@ -189,7 +192,7 @@ export function errors(options: ErrorsOptions = {}): ErrorsMiddleware {
         const error: RpcErrorObject = {
           code: ErrorCode.RequestTimeout,
           message: `Tool '${call.toolName}' timed out after ${formatDuration(ms)}`,
-          data: { timeoutMs: ms },
+          data: { reason: 'timeout', timeoutMs: ms },
         };
         // Settle first: cancel() settles next() too, with a plain 'Request cancelled'.
         resolve({ error });
@@ -227,15 +230,9 @@ export function errors(options: ErrorsOptions = {}): ErrorsMiddleware {
       }
       return apply(call, answer, decideAnswer(answer));
     }
-    const token = crypto.randomUUID();
     const record: CallRecord = { call, outcome: undefined };
-    const params = call.params as Record<string, unknown> | undefined;
-    const meta = params?.['_meta'];
-    if (params && (meta === undefined || (typeof meta === 'object' && meta !== null))) {
-      // Overwrites whatever a client sent under this key: the token cannot be forged.
-      params['_meta'] = { ...(meta as Record<string, unknown> | undefined), [CALL_META_KEY]: token };
-      records.set(token, record);
-    }
+    // The wrapped tool finds its record through core's call context (`callOf(extra)`), not through `_meta`.
+    call.set(RECORD, record);
     try {
       const ms = timeoutFor(call.toolName);
       const answer = ms === false ? await next() : await withDeadline(call, next, ms);
@@ -243,8 +240,6 @@ export function errors(options: ErrorsOptions = {}): ErrorsMiddleware {
     } catch (error) {
       if (MiddlewareError.is(error)) throw error;
       return mask(call, 'error', error, 'middleware');
-    } finally {
-      records.delete(token);
     }
   }
 
@@ -254,8 +249,7 @@ export function errors(options: ErrorsOptions = {}): ErrorsMiddleware {
     const wrapped = async (...args: unknown[]): Promise<CallToolResult> => {
       // The SDK passes `extra` last: `(args, extra)`, or `(extra)` for a tool without an input schema.
       const extra = args[args.length - 1] as HandlerExtraLike | undefined;
-      const token = extra?._meta?.[CALL_META_KEY];
-      const record = typeof token === 'string' ? records.get(token) : undefined;
+      const record = callOf(extra)?.get(RECORD);
       try {
         const result = await run(...args);
         if (record) record.outcome = { kind: 'returned' };
@@ -299,7 +293,6 @@ export function errors(options: ErrorsOptions = {}): ErrorsMiddleware {
     async close() {
       for (const timer of timers) clearTimeout(timer);
       timers.clear();
-      records.clear();
     },
   };
 }

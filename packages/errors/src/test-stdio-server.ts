@@ -1,5 +1,5 @@
 /** The fixture over stdio, for the tests that show the error model works the same as over HTTP. */
-import { MiddlewareTransport } from '@mcp-middleware/core';
+import { wrapServer } from '@mcp-middleware/core';
 import { StdioServerTransport } from '@modelcontextprotocol/sdk/server/stdio.js';
 import { errors } from './errors.js';
 import { FIXTURE_OPTIONS, fixtureServer } from './test-fixtures.js';
@@ -7,4 +7,4 @@ import { FIXTURE_OPTIONS, fixtureServer } from './test-fixtures.js';
 // Masked errors go to stderr as JSON lines (the default onError); the tests read them there.
 const errs = errors(FIXTURE_OPTIONS);
 const server = fixtureServer(errs, (tool) => console.error(JSON.stringify({ probe: 'aborted', tool })));
-await server.connect(new MiddlewareTransport(new StdioServerTransport(), { middleware: [errs] }));
+await wrapServer(server, { middleware: [errs] }).connect(new StdioServerTransport());

@@ -1,4 +1,6 @@
 import {
+  callOf,
+  createKey,
   type HttpContext,
   type Middleware,
   MiddlewareError,
@@ -56,7 +58,10 @@ export interface JsonLoggerOptions {
    * @default []
    */
   redact?: readonly string[];
-  /** Most calls tracked at once for `forCall` on transports without HTTP (stdio, in-memory). @default 10000 */
+  /**
+   * @deprecated No effect since core's call context (`callOf`) replaced the lookup table; still validated, and
+   * removed in the next major version.
+   */
   maxTrackedCalls?: number;
 }
 
@@ -205,43 +210,9 @@ export function jsonLogger(options: JsonLoggerOptions = {}): JsonLogger {
       typeof destination === 'number' ? pino.destination({ fd: destination, sync: true }) : destination,
     );
 
-  // Calls in flight, for forCall. Over HTTP the SDK hands the tool the very `requestInfo` object the transport
-  // received, so it keys its request's calls (request ids repeat across clients, session ids are absent in
-  // stateless mode); the map goes with the request. Other transports key by session and id, under a bound.
-  const byRequest = new WeakMap<RequestInfo, Map<RequestId, CallEntry>>();
-  const byId = new Map<string, CallEntry>();
-  const idKey = (sessionId: string | undefined, id: RequestId) =>
-    `${sessionId ?? ''}\u0000${typeof id}:${id}`;
-
-  function track(call: RpcCall, entry: CallEntry): void {
-    if (call.requestInfo) {
-      let calls = byRequest.get(call.requestInfo);
-      if (!calls) {
-        calls = new Map();
-        byRequest.set(call.requestInfo, calls);
-      }
-      calls.set(call.id, entry);
-      return;
-    }
-    if (byId.size >= maxTrackedCalls) byId.delete(byId.keys().next().value as string);
-    byId.set(idKey(call.sessionId, call.id), entry);
-  }
-
-  function untrack(call: RpcCall, entry: CallEntry): void {
-    if (call.requestInfo) {
-      const calls = byRequest.get(call.requestInfo);
-      if (calls?.get(call.id) === entry) calls.delete(call.id);
-      return;
-    }
-    const key = idKey(call.sessionId, call.id);
-    if (byId.get(key) === entry) byId.delete(key);
-  }
-
-  function lookup(extra: ToolExtra): CallEntry | undefined {
-    return extra.requestInfo
-      ? byRequest.get(extra.requestInfo)?.get(extra.requestId)
-      : byId.get(idKey(extra.sessionId, extra.requestId));
-  }
+  // Each call's entry, for forCall: the tool finds it through core's call context (`callOf(extra)`).
+  const ENTRY = createKey<CallEntry>('logging-json/call');
+  const lookup = (extra: ToolExtra): CallEntry | undefined => callOf(extra)?.get(ENTRY);
 
   function writeCall(call: RpcCall, entry: CallEntry, classified: ClassifiedCall): void {
     const lvl = rpcLevel(classified.outcome, classified.errorCode);
@@ -439,22 +410,19 @@ export function jsonLogger(options: JsonLoggerOptions = {}): JsonLogger {
         clientId: call.authInfo?.clientId,
         sessionId: call.sessionId,
       };
-      track(call, entry);
+      call.set(ENTRY, entry);
       let answer: RpcResult;
       try {
         answer = await next();
       } catch (error) {
-        untrack(call, entry);
         writeCall(call, entry, classifyThrown(error));
         throw error;
       }
-      untrack(call, entry);
       writeCall(call, entry, classifyResult(answer, call.signal.aborted));
       return answer;
     },
 
     async close() {
-      byId.clear();
       // A destination that never calls back must not hold up shutdown.
       await new Promise<void>((resolve) => {
         const timer = setTimeout(resolve, 1000);

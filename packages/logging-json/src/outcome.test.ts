@@ -2,7 +2,7 @@ import { MiddlewareError } from '@mcp-middleware/core';
 import { describe, expect, it } from 'vitest';
 import { classifyResult, classifyThrown, parseTraceparent } from './outcome.js';
 
-const error = (code: number, message: string) => ({ error: { code, message } });
+const error = (code: number, message: string, data?: unknown) => ({ error: { code, message, data } });
 
 describe('classifyResult', () => {
   it('calls a plain result ok and an isError result a tool error', () => {
@@ -32,8 +32,10 @@ describe('classifyResult', () => {
       }
     });
 
-    it('calls it cancelled when the call was aborted with core’s Request cancelled', () => {
-      expect(classifyResult(error(-32001, 'Request cancelled'), true).outcome).toBe('cancelled');
+    it('calls it cancelled when core marked the error with data.reason "cancelled"', () => {
+      expect(classifyResult(error(-32001, 'Request cancelled', { reason: 'cancelled' }), true).outcome).toBe(
+        'cancelled',
+      );
     });
   });
 

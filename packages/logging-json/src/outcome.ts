@@ -24,7 +24,7 @@ const DENIED = new Set<number>([
   ERROR_CODES.forbidden.rpc,
   ERROR_CODES.rate_limited.rpc,
 ]);
-/** -32001 is the SDK's `RequestTimeout`: core uses it for timeouts and for `Request cancelled`. */
+/** -32001 is the SDK's `RequestTimeout`: core uses it for timeouts and for cancellations (told apart by `data.reason`). */
 const TIMEOUT_OR_CANCELLED: number = ERROR_CODES.timeout.rpc;
 
 const DENIED_CODES: ReadonlySet<ErrorCodeName> = new Set(['unauthorized', 'forbidden', 'rate_limited']);
@@ -38,8 +38,9 @@ export function classifyResult(answer: RpcResult, aborted: boolean): ClassifiedC
     const isError = (answer.result as { isError?: unknown }).isError === true;
     return { outcome: isError ? 'tool_error' : 'ok' };
   }
-  const { code, message } = answer.error;
-  return { outcome: outcomeOfCode(code, message, aborted), errorCode: code, errorMessage: message };
+  const { code, message, data } = answer.error;
+  const reason = (data as { reason?: unknown } | undefined)?.reason;
+  return { outcome: outcomeOfCode(code, reason, aborted), errorCode: code, errorMessage: message };
 }
 
 /**
@@ -55,10 +56,10 @@ export function classifyThrown(error: unknown): ClassifiedCall {
   return { outcome, errorCode: error.rpcCode, errorMessage: error.message };
 }
 
-function outcomeOfCode(code: number, message: string, aborted: boolean): CallOutcome {
+function outcomeOfCode(code: number, reason: unknown, aborted: boolean): CallOutcome {
   if (DENIED.has(code)) return 'denied';
-  if (code === TIMEOUT_OR_CANCELLED)
-    return aborted && message === 'Request cancelled' ? 'cancelled' : 'timeout';
+  // Core marks a cancellation with `data.reason: 'cancelled'`; no SDK message text is read.
+  if (code === TIMEOUT_OR_CANCELLED) return aborted && reason === 'cancelled' ? 'cancelled' : 'timeout';
   return 'protocol_error';
 }
 

@@ -1,8 +1,8 @@
 /**
- * A stdio MCP server for the stdio test, run as a child process: the SDK's StdioServerTransport wrapped in core's
- * MiddlewareTransport, logging with jsonLogger's defaults (stderr).
+ * A stdio MCP server for the stdio test, run as a child process: the SDK's StdioServerTransport, the server wrapped
+ * by core's wrapServer, logging with jsonLogger's defaults (stderr).
  */
-import { MiddlewareTransport } from '@mcp-middleware/core';
+import { wrapServer } from '@mcp-middleware/core';
 import { McpServer } from '@modelcontextprotocol/sdk/server/mcp.js';
 import { StdioServerTransport } from '@modelcontextprotocol/sdk/server/stdio.js';
 import { z } from 'zod';
@@ -20,4 +20,4 @@ server.registerTool(
     return { content: [{ type: 'text', text: String(log.requestId) }] };
   },
 );
-await server.connect(new MiddlewareTransport(new StdioServerTransport(), { middleware: [logging] }));
+await wrapServer(server, { middleware: [logging] }).connect(new StdioServerTransport());

@@ -1,0 +1,71 @@
+import type { AuthInfo, HttpContext, RpcCall } from './types.js';
+
+/**
+ * A typed key for per-call state: `call.set(KEY, value)` in a middleware, `callOf(extra)?.get(KEY)` in a tool.
+ * A symbol underneath, so two packages can never collide by picking the same name.
+ */
+export type Key<T> = symbol & { readonly __valueType?: T };
+
+/**
+ * Makes a typed state key. Name it after your package (`'my-package/name'`): the name shows in debuggers only,
+ * and two keys made with the same name are still distinct.
+ */
+export function createKey<T>(name: string): Key<T> {
+  if (typeof name !== 'string' || name.length === 0) {
+    throw new TypeError('createKey: name must be a non-empty string, e.g. "my-package/user"');
+  }
+  return Symbol(name) as Key<T>;
+}
+
+/** Where core stamps the call on the SDK's per-request object (`extra` on SDK v1, `ctx` on SDK v2). */
+const CALL = Symbol('mcp-middleware.call');
+
+/**
+ * The call a tool (or any request handler) is serving, as the middleware saw it: identity, the HTTP request's
+ * context, and what middleware stored with `call.set(key, value)`. Pass the handler's last argument: `extra` on
+ * SDK v1, `ctx` on SDK v2. Undefined when the server was not wrapped by this project's middleware.
+ *
+ * ```ts
+ * server.registerTool('whoami', {}, async (_args, extra) => {
+ *   const tenant = callOf(extra)?.get(TENANT);
+ *   ...
+ * });
+ * ```
+ */
+export function callOf(extraOrCtx: unknown): RpcCall | undefined {
+  if (typeof extraOrCtx !== 'object' || extraOrCtx === null) return undefined;
+  const stamped = (extraOrCtx as { [CALL]?: RpcCall })[CALL];
+  if (stamped) return stamped;
+  const meta = (extraOrCtx as { _meta?: unknown })._meta;
+  return typeof meta === 'object' && meta !== null ? viaTransport.get(meta) : undefined;
+}
+
+/**
+ * Calls seen by the deprecated `MiddlewareTransport`, which runs before the server and so cannot stamp the SDK's
+ * per-request object: keyed by the request's own `_meta` object, which SDK v1 hands to the handler by reference.
+ * Weak, so it holds nothing once the call is gone.
+ */
+const viaTransport = new WeakMap<object, RpcCall>();
+
+/** @internal Links a call to the `_meta` object its request carries (the transport decorator's path). */
+export function linkCallByMeta(meta: object, call: RpcCall): void {
+  viaTransport.set(meta, call);
+}
+
+/** @internal Stamps a call on the SDK's per-request object, once. */
+export function stampCall(extraOrCtx: object, call: RpcCall): void {
+  Object.defineProperty(extraOrCtx, CALL, { value: call, enumerable: false, configurable: true });
+}
+
+/** What a call needs from the SDK line it runs on; built by the server wrapper. */
+export interface CallInit {
+  readonly id: string | number;
+  readonly method: string;
+  readonly params: Record<string, unknown> | undefined;
+  readonly authInfo: AuthInfo | undefined;
+  readonly sessionId: string | undefined;
+  readonly requestInfo: RpcCall['requestInfo'];
+  readonly http: HttpContext | undefined;
+  readonly protocolVersion: string | undefined;
+  readonly notify: RpcCall['notify'];
+}
