@@ -48,9 +48,24 @@ export interface SessionOptions {
   idleTimeout?: Duration;
 }
 
+/** A Fetch handler that serves MCP itself: SDK v2's `createMcpHandler(...).fetch` has this shape. */
+export type UpstreamFetch = (
+  req: Request,
+  options: { authInfo?: AuthInfo; parsedBody?: unknown },
+) => Promise<Response>;
+
 export interface McpHandlerOptions {
-  /** Makes the MCP server: once per session (stateful) or once per request (stateless). */
-  server: ServerFactory;
+  /**
+   * Makes the MCP server (SDK v1): once per session (stateful) or once per request (stateless). Give this or
+   * `fetch`.
+   */
+  server?: ServerFactory;
+  /**
+   * Serve MCP requests with this Fetch handler instead (SDK v2: `createMcpHandler(factory).fetch`), behind the
+   * same HTTP layer, routes and checks. Wrap the servers its factory makes with `handler.wrapServer(server)` so
+   * the RPC layer runs too. Session options do not apply: the upstream handler owns its serving.
+   */
+  fetch?: UpstreamFetch;
   /** Where the MCP endpoint lives. @default '/mcp' */
   path?: string;
   /** Middleware, outermost first. */
@@ -96,6 +111,11 @@ export interface McpHandler {
    * binds to loopback; call it yourself when another runtime binds the handler to loopback.
    */
   restrictHostsToLoopback(port: number): void;
+  /**
+   * Runs this handler's RPC layer in a server made elsewhere: the servers SDK v2's factory makes (with `fetch`),
+   * or a stdio server. Tools then find their call (and the HTTP request's context) through `callOf(extra)`.
+   */
+  wrapServer<S extends object>(server: S): S;
 }
 
 /** Where a context keeps its body promise, once something asked for the body. */
@@ -156,8 +176,8 @@ async function loadSdkV1(): Promise<SdkV1> {
     };
   } catch (cause) {
     throw new Error(
-      'createMiddlewareHandler serves with @modelcontextprotocol/sdk 1.x: install it, or on SDK v2 wrap its own ' +
-        'handler with middlewareStack()',
+      'createMiddlewareHandler({ server }) serves with @modelcontextprotocol/sdk 1.x: install it, or on SDK v2 pass ' +
+        '{ fetch: createMcpHandler(factory).fetch } from @modelcontextprotocol/server instead',
       { cause },
     );
   }
@@ -212,9 +232,21 @@ function defaultOnError(error: unknown, report: ErrorReport): void {
  * middleware, with extra routes beside it. Returns a Fetch handler.
  */
 export function createMiddlewareHandler(options: McpHandlerOptions): McpHandler {
-  if (typeof options?.server !== 'function') {
+  const upstream = options?.fetch;
+  if (upstream !== undefined && typeof upstream !== 'function') {
     throw new TypeError(
-      'createMiddlewareHandler: `server` must be a function that returns an McpServer or Server',
+      'createMiddlewareHandler: `fetch` must be a Fetch handler, e.g. SDK v2 handler.fetch',
+    );
+  }
+  if (upstream !== undefined && options.server !== undefined) {
+    throw new TypeError(
+      'createMiddlewareHandler: give `server` (served here, SDK v1) or `fetch` (SDK v2), not both',
+    );
+  }
+  if (upstream === undefined && typeof options?.server !== 'function') {
+    throw new TypeError(
+      'createMiddlewareHandler: `server` must be a function that returns an McpServer or Server ' +
+        '(or give `fetch`: the handler of SDK v2 createMcpHandler)',
     );
   }
   const path = options.path ?? '/mcp';
@@ -354,10 +386,7 @@ export function createMiddlewareHandler(options: McpHandlerOptions): McpHandler 
   /** Makes a server with the user's factory and runs the RPC layer in it. */
   async function makeServer(sessionId: string | undefined, ctx: HttpContext): Promise<ConnectableServer> {
     const { validator } = await sdkV1();
-    const server = await options.server({ sessionId, jsonSchemaValidator: validator, http: ctx });
-    return needsContext
-      ? wrapServer(server, { middleware, onError: report, httpContext: httpContextOf })
-      : server;
+    return wrap(await options.server!({ sessionId, jsonSchemaValidator: validator, http: ctx }));
   }
 
   async function serveStateless(req: Request, ctx: HttpContext): Promise<Response> {
@@ -453,7 +482,32 @@ export function createMiddlewareHandler(options: McpHandlerOptions): McpHandler 
         connection: 'close',
       });
     }
+    if (upstream) return serveUpstream(upstream, req, ctx);
     return stateful ? serveStateful(req, ctx) : serveStateless(req, ctx);
+  }
+
+  /** Hands the request itself to another Fetch handler (SDK v2's), with the identity and any body already read. */
+  async function serveUpstream(fetchMcp: UpstreamFetch, req: Request, ctx: HttpContext): Promise<Response> {
+    // SDK v2 gives its handlers this very Request (`ctx.http.req`): the RPC layer finds the HTTP context by it.
+    if (needsContext) links.set(req, ctx);
+    // Handing over the parsed body also keeps SDK v2 from cloning the request for its era check, so its legacy path
+    // sees this same Request too.
+    const parsedBody = req.method === 'POST' ? await ctx.body() : undefined;
+    return fetchMcp(req, {
+      ...(ctx.authInfo ? { authInfo: ctx.authInfo } : {}),
+      ...(parsedBody === undefined ? {} : { parsedBody }),
+    });
+  }
+
+  /** Runs this handler's RPC layer in a server made elsewhere (SDK v2's factory, or stdio). */
+  function wrap<S extends object>(server: S): S {
+    if (!needsContext) return server;
+    return wrapServer(server, {
+      middleware,
+      onError: report,
+      httpContext: httpContextOf,
+      ...(upstream ? { onCallStart: callStarted, onCallEnd: callEnded } : {}),
+    });
   }
 
   const dispatch = async (req: Request, ctx: HttpContext): Promise<Response> => {
@@ -599,7 +653,7 @@ export function createMiddlewareHandler(options: McpHandlerOptions): McpHandler 
     if (!options.allowedHosts) originPolicy = { ...originPolicy, allowedHosts: loopbackHosts(port) };
   };
 
-  return { fetch, close, closed, host, restrictHostsToLoopback };
+  return { fetch, close, closed, host, restrictHostsToLoopback, wrapServer: wrap };
 }
 
 /**

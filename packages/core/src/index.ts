@@ -22,6 +22,7 @@ export {
   type ServerFactory,
   type ServerFactoryContext,
   type SessionOptions,
+  type UpstreamFetch,
 } from './handler.js';
 export { type NodeListener, type NodeServer, type ServeOptions, serve, toNodeListener } from './node.js';
 export { checkOrigin, isLoopbackHostname, loopbackHosts, type OriginPolicy } from './origin.js';

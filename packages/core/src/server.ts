@@ -40,6 +40,8 @@ export interface WrapServerOptions {
 }
 
 const WRAPPED = Symbol('mcp-middleware.wrapped');
+/** Where 2026-07-28 requests name their revision (SEP-2575's per-request envelope). */
+const PROTOCOL_VERSION_META_KEY = 'io.modelcontextprotocol/protocolVersion';
 
 const INTERNAL_ERROR: RpcErrorObject = { code: -32603, message: 'Internal error' };
 const CANCELLED: RpcErrorObject = {
@@ -194,7 +196,8 @@ function callInit(
     // SDK v2: `ctx.mcpReq` for the request, `ctx.http` for the HTTP request that carried it.
     const http = extra['http'] as { authInfo?: AuthInfo; req?: Request } | undefined;
     const req = http?.req;
-    const envelope = mcpReq['envelope'] as { protocolVersion?: unknown } | undefined;
+    const envelope = mcpReq['envelope'] as Record<string, unknown> | undefined;
+    const version = envelope?.[PROTOCOL_VERSION_META_KEY];
     return {
       id: mcpReq['id'] as string | number,
       method: request.method,
@@ -203,7 +206,7 @@ function callInit(
       sessionId: extra['sessionId'] as string | undefined,
       requestInfo: req ? { headers: Object.fromEntries(req.headers), url: new URL(req.url) } : undefined,
       http: req && httpContext ? httpContext(req) : undefined,
-      protocolVersion: typeof envelope?.protocolVersion === 'string' ? envelope.protocolVersion : undefined,
+      protocolVersion: typeof version === 'string' ? version : undefined,
       notify: mcpReq['notify'] as RpcCall['notify'],
     };
   }

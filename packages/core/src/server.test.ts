@@ -1,0 +1,128 @@
+import { Client } from '@modelcontextprotocol/sdk/client/index.js';
+import { InMemoryTransport } from '@modelcontextprotocol/sdk/inMemory.js';
+import { Server } from '@modelcontextprotocol/sdk/server/index.js';
+import { McpServer } from '@modelcontextprotocol/sdk/server/mcp.js';
+import { describe, expect, it } from 'vitest';
+import { callOf, createKey } from './call.js';
+import { wrapServer } from './server.js';
+import { waitFor } from './testing/index.js';
+import type { Middleware, RpcCall, RpcResult } from './types.js';
+
+/** Connects the SDK v1 client to a wrapped server over the SDK's in-memory transport pair. */
+async function connected(server: McpServer | Server): Promise<Client> {
+  const [clientSide, serverSide] = InMemoryTransport.createLinkedPair();
+  await server.connect(serverSide);
+  const client = new Client({ name: 'test', version: '1.0.0' });
+  await client.connect(clientSide);
+  return client;
+}
+
+function spy(calls: RpcCall[], answers: RpcResult[] = []): Middleware {
+  return {
+    name: 'spy',
+    async rpc(call, next) {
+      calls.push(call);
+      const answer = await next();
+      answers.push(answer);
+      return answer;
+    },
+  };
+}
+
+describe('wrapServer (SDK v1)', () => {
+  it('wraps tools registered after it as well as before', async () => {
+    const calls: RpcCall[] = [];
+    const server = new McpServer({ name: 's', version: '1.0.0' });
+    wrapServer(server, { middleware: [spy(calls)] });
+    server.registerTool('later', {}, async () => ({ content: [{ type: 'text', text: 'ok' }] }));
+    const client = await connected(server);
+    await client.callTool({ name: 'later', arguments: {} });
+    expect(calls.map((c) => c.method)).toEqual(['initialize', 'tools/call']);
+    expect(calls[1]?.toolName).toBe('later');
+    await client.close();
+  });
+
+  it('runs the RPC layer for a method the server has no handler for, then answers -32601 as the SDK does', async () => {
+    const calls: RpcCall[] = [];
+    const answers: RpcResult[] = [];
+    const server = new McpServer({ name: 's', version: '1.0.0' });
+    server.registerTool('t', {}, async () => ({ content: [] }));
+    wrapServer(server, { middleware: [spy(calls, answers)] });
+    const client = await connected(server);
+    await expect(client.listPrompts()).rejects.toMatchObject({ code: -32601 });
+    expect(calls.at(-1)?.method).toBe('prompts/list');
+    expect(answers.at(-1)?.error?.code).toBe(-32601);
+    await client.close();
+  });
+
+  it('gives the tool its call through callOf(extra), with typed state a middleware set', async () => {
+    const USER = createKey<{ name: string }>('test/user');
+    const server = new McpServer({ name: 's', version: '1.0.0' });
+    server.registerTool('who', {}, async (extra) => ({
+      content: [{ type: 'text', text: callOf(extra)?.get(USER)?.name ?? 'nobody' }],
+    }));
+    wrapServer(server, {
+      middleware: [
+        {
+          name: 'user',
+          rpc(call, next) {
+            call.set(USER, { name: 'ada' });
+            return next();
+          },
+        },
+      ],
+    });
+    const client = await connected(server);
+    const result = await client.callTool({ name: 'who', arguments: {} });
+    expect((result.content as Array<{ text: string }>)[0]?.text).toBe('ada');
+    await client.close();
+  });
+
+  it('settles next() with data.reason "cancelled" and aborts the tool when the client cancels', async () => {
+    const answers: RpcResult[] = [];
+    let toolAborted = false;
+    let started = false;
+    const server = new McpServer({ name: 's', version: '1.0.0' });
+    server.registerTool('wait', {}, async (extra) => {
+      started = true;
+      await new Promise<void>((resolve) => extra.signal.addEventListener('abort', () => resolve()));
+      toolAborted = true;
+      return { content: [] };
+    });
+    wrapServer(server, { middleware: [spy([], answers)] });
+    const client = await connected(server);
+    const controller = new AbortController();
+    const call = client.callTool({ name: 'wait', arguments: {} }, undefined, { signal: controller.signal });
+    await waitFor(() => started, 'the tool to start');
+    controller.abort('stop');
+    await expect(call).rejects.toThrow();
+    await waitFor(() => toolAborted, 'the tool to see its signal abort');
+    await waitFor(() => answers.length === 2, 'the cancelled call to settle (after initialize)');
+    expect(answers[1]?.error).toMatchObject({ code: -32001, data: { reason: 'cancelled' } });
+    await client.close();
+  });
+
+  it('works on the low-level Server too', async () => {
+    const calls: RpcCall[] = [];
+    const server = new Server({ name: 's', version: '1.0.0' }, { capabilities: {} });
+    wrapServer(server, { middleware: [spy(calls)] });
+    const client = await connected(server);
+    await client.ping();
+    expect(calls.map((c) => c.method)).toEqual(['initialize', 'ping']);
+    await client.close();
+  });
+
+  it('leaves callOf undefined where no middleware wrapped the server', () => {
+    expect(callOf({ signal: new AbortController().signal })).toBeUndefined();
+    expect(callOf(undefined)).toBeUndefined();
+  });
+
+  it('refuses bad input with a TypeError: no server, no middleware list, or wrapping twice', () => {
+    expect(() => wrapServer({}, { middleware: [] })).toThrow(TypeError);
+    const server = new McpServer({ name: 's', version: '1.0.0' });
+    expect(() => wrapServer(server, {} as never)).toThrow(/middleware must be an array/);
+    wrapServer(server, { middleware: [] });
+    expect(() => wrapServer(server, { middleware: [] })).toThrow(/already wrapped/);
+    expect(() => createKey('')).toThrow(TypeError);
+  });
+});
