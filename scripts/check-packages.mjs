@@ -10,8 +10,22 @@ const bin = (name) => join(root, 'node_modules', '.bin', name);
 let failed = 0;
 for (const dir of readdirSync(join(root, 'packages'))) {
   const cwd = join(root, 'packages', dir);
-  const { name, private: isPrivate } = JSON.parse(readFileSync(join(cwd, 'package.json'), 'utf8'));
+  const {
+    name,
+    private: isPrivate,
+    bin: bins = {},
+  } = JSON.parse(readFileSync(join(cwd, 'package.json'), 'utf8'));
   if (isPrivate) continue;
+  // Every command the package publishes runs from the built package (`--help` exits 0).
+  for (const [command, file] of Object.entries(bins)) {
+    try {
+      execFileSync(process.execPath, [join(cwd, file), '--help'], { cwd, stdio: 'pipe', timeout: 15_000 });
+      console.log(`ok   bin      ${name} ${command}`);
+    } catch (error) {
+      failed++;
+      console.log(`FAIL bin      ${name} ${command}\n${error.stdout}${error.stderr}`);
+    }
+  }
   for (const [tool, args] of [
     ['publint', ['--strict']],
     // Node >= 20 only, so node10 resolution (no exports map) is out of scope.

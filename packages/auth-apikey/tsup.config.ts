@@ -1,7 +1,7 @@
 import { defineConfig } from 'tsup';
 
 export default defineConfig({
-  // cli.ts is the `mcp-apikey` bin (package.json "bin").
+  // cli.ts is what bin/mcp-middleware-apikey.js runs (package.json "bin").
   entry: ['src/index.ts', 'src/cli.ts'],
   format: ['esm', 'cjs'],
   dts: true,
