@@ -350,3 +350,46 @@ describe('the demo over stdio', () => {
     await client.close();
   });
 });
+
+describe('starting and stopping the demo process', () => {
+  /** Runs the demo with `env` until it exits by itself (or a deadline), and returns how it ended. */
+  async function runUntilExit(env: Record<string, string>) {
+    const child = spawn(process.execPath, typeScriptNodeArgs(MAIN), {
+      env: { ...process.env, PORT: '0', ...env },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    const output = collectOutput(child);
+    const timer = setTimeout(() => child.kill('SIGKILL'), 20_000);
+    const ended = await output.closed;
+    clearTimeout(timer);
+    return { ...ended, output: output.text() };
+  }
+
+  it.each([
+    [
+      'a malformed API_KEYS',
+      { API_KEYS: 'mcpk_not-a-key' },
+      'API_KEYS entry 1 is not an mcpk_<id>_<secret> key',
+    ],
+    ['a REDIS_URL without a host', { REDIS_URL: 'redis:6379' }, 'REDIS_URL must name a host'],
+  ])('refuses %s with the bad-configuration message and exit 2, not a stack', async (_what, env, message) => {
+    const ended = await runUntilExit(env);
+    expect(ended.code).toBe(2);
+    expect(ended.output).toContain(`demo: bad configuration: ${message}`);
+    expect(ended.output).not.toMatch(/^\s+at /m);
+  });
+
+  it('exits 0 on SIGTERM sent while it is still starting', async () => {
+    const child = spawn(process.execPath, typeScriptNodeArgs(MAIN), {
+      env: { ...process.env, PORT: '0', AUTH_MODE: 'oauth' },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    const output = collectOutput(child);
+    const timer = setTimeout(() => child.kill('SIGKILL'), 20_000);
+    await output.waitFor((t) => t.includes('starting'), 'the starting line');
+    child.kill('SIGTERM');
+    // Whether it was still starting or already serving, the signal is handled: exit 0, not killed by it.
+    expect(await output.closed).toEqual({ code: 0, signal: null });
+    clearTimeout(timer);
+  });
+});
