@@ -1,6 +1,7 @@
 #!/usr/bin/env node
-// Package correctness for every publishable package: publint (package.json and files) and
-// @arethetypeswrong/cli (types resolve for ESM and CJS consumers under every module resolution).
+// Package correctness for every package under packages/: publint (package.json and files) and
+// @arethetypeswrong/cli (types resolve for ESM and CJS consumers under every module resolution). Private ones too:
+// packages/hello is the template new packages are copied from, so its package.json must be right as well.
 import { execFileSync } from 'node:child_process';
 import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
