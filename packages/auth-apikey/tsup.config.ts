@@ -1,12 +1,4 @@
-import { defineConfig } from 'tsup';
+import { packageBuildConfig } from '../../tsup.shared.js';
 
-export default defineConfig({
-  // cli.ts is the `mcp-apikey` bin (package.json "bin").
-  entry: ['src/index.ts', 'src/cli.ts'],
-  format: ['esm', 'cjs'],
-  dts: true,
-  clean: true,
-  sourcemap: true,
-  target: 'node20',
-  tsconfig: 'tsconfig.build.json',
-});
+// cli.ts is what bin/mcp-middleware-apikey.js runs (package.json "bin").
+export default packageBuildConfig({ entry: ['src/index.ts', 'src/cli.ts'] });

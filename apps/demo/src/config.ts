@@ -1,4 +1,5 @@
 import { parseArgs } from 'node:util';
+import { parseApiKey } from '@mcp-middleware/auth-apikey';
 
 /** Everything the demo reads from its environment and command line, validated once at start. */
 export interface DemoConfig {
@@ -18,6 +19,8 @@ export interface DemoConfig {
   oauthPort: number;
   /** Base URL of the "external" service the fetch tool calls; defaults to an embedded local one. */
   upstreamUrl: string | undefined;
+  /** How long a stop signal waits for calls in flight; keep it under the orchestrator's grace period. */
+  drainSeconds: number;
   /** Trusted reverse-proxy hops in front of the demo (X-Forwarded-For). */
   trustProxy: number;
   /** `Host` values accepted; empty means loopback only on a loopback bind, anything otherwise. */
@@ -67,7 +70,19 @@ function url(name: string, value: string | undefined, protocols: string[]): stri
   if (!protocols.includes(parsed.protocol)) {
     throw new ConfigError(`${name} must use ${protocols.join(' or ')}; got '${parsed.protocol}'`);
   }
+  // 'redis:6379' parses as a URL with no host (the port reads as a path): every connection would fail later.
+  if (parsed.hostname === '') {
+    throw new ConfigError(`${name} must name a host, as in ${protocols[0]}//host:port; got '${value}'`);
+  }
   return value;
+}
+
+function apiKeyList(name: string, value: string | undefined): string[] {
+  const keys = list(value);
+  keys.forEach((key, i) => {
+    if (!parseApiKey(key)) throw new ConfigError(`${name} entry ${i + 1} is not an mcpk_<id>_<secret> key`);
+  });
+  return keys;
 }
 
 function list(value: string | undefined): string[] {
@@ -91,7 +106,6 @@ export function loadConfig(
     },
     strict: true,
   });
-  const apiKeys = list(env.API_KEYS);
   return {
     transport: oneOf(
       '--transport / MCP_TRANSPORT',
@@ -102,13 +116,15 @@ export function loadConfig(
     host: env.HOST || '127.0.0.1',
     port: integer('--port / PORT', values.port ?? env.PORT, 3000, 0, 65535),
     auth: oneOf('--auth / AUTH_MODE', values.auth ?? env.AUTH_MODE, ['apikey', 'oauth', 'none'], 'apikey'),
-    apiKeys,
+    apiKeys: apiKeyList('API_KEYS', env.API_KEYS),
     redisUrl: url('REDIS_URL', env.REDIS_URL, ['redis:', 'rediss:']),
     rateLimit: integer('RATE_LIMIT_PER_MINUTE', env.RATE_LIMIT_PER_MINUTE, 120, 1, 1_000_000),
     logLevel: oneOf('LOG_LEVEL', env.LOG_LEVEL, LEVELS, 'info'),
     publicUrl: url('PUBLIC_URL', env.PUBLIC_URL, ['http:', 'https:']),
     oauthPort: integer('OAUTH_PORT', env.OAUTH_PORT, 0, 0, 65535),
     upstreamUrl: url('UPSTREAM_URL', env.UPSTREAM_URL, ['http:', 'https:']),
+    // Docker waits 10 s (its default stop_grace_period) before SIGKILL: finish a little before that.
+    drainSeconds: integer('DRAIN_SECONDS', env.DRAIN_SECONDS, 8, 0, 3600),
     trustProxy: integer('TRUST_PROXY_HOPS', env.TRUST_PROXY_HOPS, 0, 0, 10),
     allowedHosts: list(env.ALLOWED_HOSTS),
   };

@@ -1,8 +1,13 @@
 import { type ChildProcess, spawn } from 'node:child_process';
-import { once } from 'node:events';
 import { fileURLToPath } from 'node:url';
 import { generateApiKey, parseApiKey } from '@mcp-middleware/auth-apikey';
-import { initializeRequest, postJsonRpc, typeScriptNodeArgs } from '@mcp-middleware/core/testing';
+import {
+  collectOutput,
+  initializeRequest,
+  type ProcessOutput,
+  postJsonRpc,
+  typeScriptNodeArgs,
+} from '@mcp-middleware/core/testing';
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { StdioClientTransport } from '@modelcontextprotocol/sdk/client/stdio.js';
 import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
@@ -22,45 +27,37 @@ interface Demo {
   readonly base: URL;
   readonly devKey: string | undefined;
   readonly output: () => string;
+  readonly waitForOutput: ProcessOutput['waitFor'];
   stop(): Promise<void>;
 }
 
-/** Starts the demo as its own process, as `npm run demo` does, and waits for the line that names its URL. */
+/** Starts the demo as its own process, as `npm run demo` does, and waits for the lines that name its URL (and key). */
 async function startDemo(env: Record<string, string>): Promise<Demo> {
   const child: ChildProcess = spawn(process.execPath, typeScriptNodeArgs(MAIN), {
     env: { ...process.env, PORT: '0', LOG_LEVEL: 'info', ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
-  let output = '';
-  child.stdout!.on('data', (d: Buffer) => {
-    output += d.toString();
-  });
-  child.stderr!.on('data', (d: Buffer) => {
-    output += d.toString();
-  });
-  const url = await new Promise<URL>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`the demo did not start in 30 s:\n${output}`)), 30_000);
-    const check = () => {
-      const match = /listening on (http:\/\/\S+\/mcp)/.exec(output);
-      if (match) {
-        clearTimeout(timer);
-        resolve(new URL(match[1]!));
-      }
-    };
-    child.stderr!.on('data', check);
-    child.once('exit', (code) => reject(new Error(`the demo exited with ${code}:\n${output}`)));
-  });
+  const output = collectOutput(child);
+  const url = await output.waitFor(
+    (t) => /listening on (http:\/\/\S+\/mcp)/.exec(t)?.[1],
+    'the demo to listen',
+    30_000,
+  );
+  const devKey =
+    env['AUTH_MODE'] === 'apikey'
+      ? await output.waitFor((t) => /development API key[^:]*: (mcpk_\S+)/.exec(t)?.[1], 'the dev key')
+      : undefined;
   return {
-    url,
+    url: new URL(url),
     base: new URL('/', url),
-    devKey: /development API key[^:]*: (mcpk_\S+)/.exec(output)?.[1],
-    output: () => output,
+    devKey,
+    output: output.text,
+    waitForOutput: output.waitFor,
     async stop() {
       if (child.exitCode !== null) return;
-      const exited = once(child, 'exit');
       child.kill('SIGTERM');
       const timer = setTimeout(() => child.kill('SIGKILL'), 15_000);
-      await exited;
+      await output.closed;
       clearTimeout(timer);
     },
   };
@@ -70,20 +67,19 @@ function text(result: unknown): string {
   return ((result as { content: Array<{ text: string }> }).content ?? []).map((c) => c.text).join(' ');
 }
 
-async function runInspector(
-  args: string[],
-): Promise<{ code: number | null; stdout: string; stderr: string }> {
+async function runInspector(args: string[]): Promise<{ code: number | null; stdout: string }> {
   const child = spawn(process.execPath, [INSPECTOR, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
   let stdout = '';
-  let stderr = '';
   child.stdout.on('data', (d: Buffer) => {
     stdout += d.toString();
   });
-  child.stderr.on('data', (d: Buffer) => {
-    stderr += d.toString();
-  });
-  const [code] = (await once(child, 'exit')) as [number | null];
-  return { code, stdout, stderr };
+  const output = collectOutput(child);
+  const timer = setTimeout(() => child.kill('SIGKILL'), 30_000);
+  // 'close', not 'exit': only then is everything the CLI printed read.
+  const { code } = await output.closed;
+  clearTimeout(timer);
+  if (code !== 0) throw new Error(`the Inspector CLI exited with ${code}:\n${output.text()}`);
+  return { code, stdout };
 }
 
 describe('the demo with API keys (the default)', () => {
@@ -165,7 +161,7 @@ describe('the demo with API keys (the default)', () => {
     const errorId = /error id: ([0-9a-f-]{36})/.exec(text(masked))?.[1];
     expect(errorId).toBeDefined();
     expect(text(masked)).not.toContain('demo-secret');
-    await expect.poll(() => demo.output()).toContain(errorId!);
+    await demo.waitForOutput((t) => t.includes(errorId!), 'the masked error in the log');
     const invalid = await connection.callTool('get_record', { id: 'nope' }).catch((e: unknown) => e);
     expect(invalid).toBeInstanceOf(McpError);
     expect((invalid as McpError).code).toBe(-32602);
@@ -209,14 +205,19 @@ describe('the demo with API keys (the default)', () => {
 
   it('writes one JSON log line per call, with no key material in any line', async () => {
     await connection.callTool('update_record', { id: 'rec-1002', status: 'closed' });
-    const lines = demo
-      .output()
-      .split('\n')
-      .filter((l) => l.startsWith('{'))
-      .map((l) => JSON.parse(l) as Record<string, unknown>);
-    expect(
-      lines.some((l) => l['kind'] === 'rpc' && l['tool'] === 'update_record' && l['outcome'] === 'ok'),
-    ).toBe(true);
+    // The line is written as the call ends and reaches this process some time later: wait for it.
+    const jsonLines = (text: string) =>
+      text
+        .split('\n')
+        .filter((l) => l.startsWith('{') && l.endsWith('}'))
+        .map((l) => JSON.parse(l) as Record<string, unknown>);
+    const lines = await demo.waitForOutput(
+      (text) =>
+        jsonLines(text).some(
+          (l) => l['kind'] === 'rpc' && l['tool'] === 'update_record' && l['outcome'] === 'ok',
+        ) && jsonLines(text),
+      'the rpc line for update_record',
+    );
     // The secret is base64url, which may itself hold '_': take it through the key parser.
     const secret = parseApiKey(demo.devKey!)!.secret;
     expect(secret.length).toBeGreaterThan(20);
@@ -343,7 +344,52 @@ describe('the demo over stdio', () => {
     await client.connect(transport);
     const result = await client.callTool({ name: 'get_record', arguments: { id: 'rec-1003' } });
     expect(text(result)).toContain('Refund not received');
+    await expect
+      .poll(() => stderr, { timeout: 10_000, message: 'the call line on stderr' })
+      .toContain('"kind":"rpc"');
     await client.close();
-    expect(stderr).toContain('"kind":"rpc"');
+  });
+});
+
+describe('starting and stopping the demo process', () => {
+  /** Runs the demo with `env` until it exits by itself (or a deadline), and returns how it ended. */
+  async function runUntilExit(env: Record<string, string>) {
+    const child = spawn(process.execPath, typeScriptNodeArgs(MAIN), {
+      env: { ...process.env, PORT: '0', ...env },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    const output = collectOutput(child);
+    const timer = setTimeout(() => child.kill('SIGKILL'), 20_000);
+    const ended = await output.closed;
+    clearTimeout(timer);
+    return { ...ended, output: output.text() };
+  }
+
+  it.each([
+    [
+      'a malformed API_KEYS',
+      { API_KEYS: 'mcpk_not-a-key' },
+      'API_KEYS entry 1 is not an mcpk_<id>_<secret> key',
+    ],
+    ['a REDIS_URL without a host', { REDIS_URL: 'redis:6379' }, 'REDIS_URL must name a host'],
+  ])('refuses %s with the bad-configuration message and exit 2, not a stack', async (_what, env, message) => {
+    const ended = await runUntilExit(env);
+    expect(ended.code).toBe(2);
+    expect(ended.output).toContain(`demo: bad configuration: ${message}`);
+    expect(ended.output).not.toMatch(/^\s+at /m);
+  });
+
+  it('exits 0 on SIGTERM sent while it is still starting', async () => {
+    const child = spawn(process.execPath, typeScriptNodeArgs(MAIN), {
+      env: { ...process.env, PORT: '0', AUTH_MODE: 'oauth' },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    const output = collectOutput(child);
+    const timer = setTimeout(() => child.kill('SIGKILL'), 20_000);
+    await output.waitFor((t) => t.includes('starting'), 'the starting line');
+    child.kill('SIGTERM');
+    // Whether it was still starting or already serving, the signal is handled: exit 0, not killed by it.
+    expect(await output.closed).toEqual({ code: 0, signal: null });
+    clearTimeout(timer);
   });
 });

@@ -48,9 +48,8 @@ function keyStoreFrom(config: DemoConfig): { store: MemoryKeyStore; devKey: stri
     expiresAt: new Date(Date.now() + 86_400_000),
   });
   const records = [dev.record];
-  for (const [i, key] of config.apiKeys.entries()) {
-    const parsed = parseApiKey(key);
-    if (!parsed) throw new ConfigError(`API_KEYS entry ${i + 1} is not an mcpk_<id>_<secret> key`);
+  for (const key of config.apiKeys) {
+    const parsed = parseApiKey(key)!; // loadConfig() checked every entry
     records.push({
       id: parsed.id,
       secretHash: hashApiKeySecret(parsed.secret),
@@ -72,7 +71,22 @@ function freePort(host: string): Promise<number> {
   });
 }
 
+/**
+ * Until the server owns the signals (health() in HTTP mode, the stdio handler), a stop signal ends the process at
+ * once: nothing is being served yet. Explicit, because as PID 1 in a container the default action is to ignore it.
+ */
+const STOP_SIGNALS = ['SIGTERM', 'SIGINT'] as const;
+function stopDuringStart(signal: NodeJS.Signals): void {
+  console.error(`demo: ${signal} while starting; exiting`);
+  process.exit(0);
+}
+function handOverSignals(): void {
+  for (const s of STOP_SIGNALS) process.off(s, stopDuringStart);
+}
+
 async function main(): Promise<void> {
+  for (const s of STOP_SIGNALS) process.once(s, stopDuringStart);
+  console.error(`mcp-middleware demo ${VERSION} starting`);
   let config: DemoConfig;
   try {
     config = loadConfig();
@@ -129,8 +143,8 @@ async function main(): Promise<void> {
       for (const c of cleanups) await c();
       process.exit(0);
     };
-    process.once('SIGINT', stop);
-    process.once('SIGTERM', stop);
+    handOverSignals();
+    for (const s of STOP_SIGNALS) process.once(s, stop);
     return;
   }
 
@@ -170,7 +184,7 @@ async function main(): Promise<void> {
     });
   }
 
-  const probes = health({ checks, version: VERSION, drainTimeout: '10s' });
+  const probes = health({ checks, version: VERSION, drainTimeout: `${config.drainSeconds}s` });
   const handler = createMcpHandler({
     server: ({ jsonSchemaValidator }) =>
       createDemoServer({
@@ -186,6 +200,7 @@ async function main(): Promise<void> {
     trustProxy: config.trustProxy,
     ...(config.allowedHosts.length > 0 ? { allowedHosts: config.allowedHosts } : {}),
   });
+  handOverSignals(); // health() listens from here on
   const node = await serve(handler, { port, hostname: config.host });
   void handler.closed.then(async () => {
     for (const c of cleanups) await c().catch(() => {});

@@ -1,10 +1,10 @@
 /**
  * An MCP server that only answers callers with an API key, served on 127.0.0.1:3000.
  *
- *   npx mcp-apikey --owner alice --scope read --json > alice.json   # the key, shown once, and its record
+ *   npx -p @mcp-middleware/auth-apikey mcp-middleware-apikey --owner alice --scope read --json > alice.json
  *   API_KEYS_FILE=records.json node --import tsx examples/api-key-server.ts
  *
- * records.json is a JSON array of records (the "record" part of what mcp-apikey prints). Without API_KEYS_FILE
+ * records.json is a JSON array of records (the "record" part of what the command prints). Without API_KEYS_FILE
  * the example makes one key for a demo user and prints it once.
  */
 import { readFile } from 'node:fs/promises';

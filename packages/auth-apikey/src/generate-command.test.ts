@@ -13,7 +13,7 @@ function run(argv: string[], now?: () => number) {
   return { code, stdout, stderr };
 }
 
-describe('the mcp-apikey command', () => {
+describe('the mcp-middleware-apikey command', () => {
   it('prints a key once and a record that a key store accepts for exactly that key', async () => {
     const { code, stdout, stderr } = run([
       '--owner',

@@ -8,7 +8,7 @@ export interface CommandIo {
   stderr(text: string): void;
 }
 
-export const GENERATE_USAGE = `Usage: mcp-apikey --owner <owner> [options]
+export const GENERATE_USAGE = `Usage: mcp-middleware-apikey --owner <owner> [options]
 
 Makes a new API key. Prints the key once (it is stored nowhere) and the record to put in your key store,
 which holds only a SHA-256 hash of the secret.
@@ -37,7 +37,7 @@ export function runGenerateCommand(
   try {
     values = parse(argv).values;
   } catch (error) {
-    io.stderr(`mcp-apikey: ${(error as Error).message}\n\n${GENERATE_USAGE}`);
+    io.stderr(`mcp-middleware-apikey: ${(error as Error).message}\n\n${GENERATE_USAGE}`);
     return 2;
   }
   if (values.help) {
@@ -75,7 +75,7 @@ export function runGenerateCommand(
     }
     return 0;
   } catch (error) {
-    io.stderr(`mcp-apikey: ${(error as Error).message}\n`);
+    io.stderr(`mcp-middleware-apikey: ${(error as Error).message}\n`);
     return 2;
   }
 }

@@ -5,7 +5,7 @@
  */
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { createMcpHandler, type McpHandlerOptions, toNodeListener } from '@mcp-middleware/core';
+import { createMcpHandler, type McpHandler, type McpHandlerOptions, serve } from '@mcp-middleware/core';
 import type { OAuthClientProvider } from '@modelcontextprotocol/sdk/client/auth.js';
 import { McpServer } from '@modelcontextprotocol/sdk/server/mcp.js';
 import type {
@@ -314,27 +314,31 @@ export interface ProtectedServer {
 }
 
 /**
- * Serves `notesServer()` behind the middleware `make` builds for the server's own URL (known only once the
- * port is bound, and the resource identifier must be that URL).
+ * Serves `notesServer()` behind the middleware `make` builds for the server's own URL: the resource identifier must
+ * be that URL, known only once `serve()` has bound the port, which is why it takes a handler factory.
  */
 export async function startProtectedServer(
   make: (resource: string) => OAuthMiddleware,
   options: Partial<McpHandlerOptions> = {},
 ): Promise<ProtectedServer> {
-  const http = createServer();
-  const base = await listen(http);
-  const resource = `${base}/mcp`;
-  const middleware = make(resource);
-  const handler = createMcpHandler({ server: notesServer(), ...options, middleware: [middleware] });
-  handler.restrictHostsToLoopback((http.address() as AddressInfo).port);
-  http.on('request', toNodeListener(handler));
+  let middleware: OAuthMiddleware | undefined;
+  let handler: McpHandler | undefined;
+  const node = await serve(
+    (base) => {
+      middleware = make(new URL('/mcp', base).href);
+      handler = createMcpHandler({ server: notesServer(), ...options, middleware: [middleware] });
+      return handler;
+    },
+    { port: 0 },
+  );
+  const url = new URL('/mcp', node.url);
   return {
-    url: new URL(resource),
-    resource,
-    middleware,
+    url,
+    resource: url.href,
+    middleware: middleware!,
     close: async () => {
-      await handler.close({ drainTimeout: 0 });
-      await closeServer(http);
+      await handler!.close({ drainTimeout: 0 });
+      await node.close();
     },
   };
 }

@@ -43,10 +43,22 @@ export interface NodeServer {
 /**
  * Serves a handler with Node's `http` module. When bound to loopback, only loopback `Host` headers are accepted
  * (unless the handler was given its own `allowedHosts`): that is what stops DNS rebinding against a local server.
+ *
+ * Pass a function instead of a handler when the handler must know its own URL, which with `port: 0` exists only
+ * once the port is bound (an OAuth resource identifier, say): it is called with the server's base URL, and requests
+ * that arrive before it returns wait for it.
  */
-export async function serve(handler: McpHandler, options: ServeOptions = {}): Promise<NodeServer> {
+export async function serve(
+  handler: McpHandler | ((url: URL) => McpHandler | Promise<McpHandler>),
+  options: ServeOptions = {},
+): Promise<NodeServer> {
   const hostname = options.hostname ?? '127.0.0.1';
-  const server = createServer(toNodeListener(handler));
+  let listener: NodeListener | undefined;
+  let built: Promise<NodeListener> | undefined;
+  const server = createServer((req, res) => {
+    if (listener) listener(req, res);
+    else void built?.then((l) => l(req, res));
+  });
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
     server.listen(options.port ?? 3000, hostname, () => {
@@ -55,14 +67,29 @@ export async function serve(handler: McpHandler, options: ServeOptions = {}): Pr
     });
   });
   const { port } = server.address() as AddressInfo;
-  if (isLoopbackHostname(hostname)) handler.restrictHostsToLoopback(port);
   const url = new URL(`http://${hostname.includes(':') ? `[${hostname}]` : hostname}:${port}`);
+  let mcp: McpHandler;
+  try {
+    const made = typeof handler === 'function' ? handler(url) : handler;
+    // The Host restriction is in place before any request, waiting ones included, reaches the handler.
+    built = Promise.resolve(made).then((h) => {
+      if (isLoopbackHostname(hostname)) h.restrictHostsToLoopback(port);
+      return toNodeListener(h);
+    });
+    built.catch(() => {}); // the error reaches the caller below; waiting requests are closed with the server
+    mcp = await made;
+    listener = await built;
+  } catch (error) {
+    server.closeAllConnections();
+    await new Promise<void>((resolve) => server.close(() => resolve()));
+    throw error;
+  }
 
   let closing: Promise<void> | undefined;
   const close = () => {
     closing ??= (async () => {
       for (const signal of options.shutdownSignals ?? []) process.off(signal, onSignal);
-      await handler.close();
+      await mcp.close();
       await new Promise<void>((resolve) => {
         server.close(() => resolve());
         server.closeAllConnections();
@@ -73,6 +100,6 @@ export async function serve(handler: McpHandler, options: ServeOptions = {}): Pr
   const onSignal = () => void close();
   for (const signal of options.shutdownSignals ?? []) process.once(signal, onSignal);
   // Whoever closes the handler (a health middleware on SIGTERM, say) closes the server too.
-  void handler.closed.then(() => close());
+  void mcp.closed.then(() => close());
   return { server, url, close };
 }

@@ -16,10 +16,12 @@ import {
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { StdioClientTransport } from '@modelcontextprotocol/sdk/client/stdio.js';
 import { InMemoryTransport } from '@modelcontextprotocol/sdk/inMemory.js';
+import { McpServer } from '@modelcontextprotocol/sdk/server/mcp.js';
 import { type CallToolResult, McpError } from '@modelcontextprotocol/sdk/types.js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ERROR_ID_META_KEY, errors, type MaskedErrorReport } from './errors.js';
 import { FIXTURE_OPTIONS, fixtureServer, SECRET } from './test-fixtures.js';
+import { invalidParams, ToolError } from './tool-error.js';
 
 const here = dirname(fileURLToPath(import.meta.url));
 
@@ -318,6 +320,57 @@ describe('a wrapped tool served without the middleware', () => {
     } finally {
       await client.close();
     }
+  });
+});
+
+describe('a whole server wrapped with errs.server()', () => {
+  it('treats every tool registered on it as if wrapped with tool(), and never wraps twice', async () => {
+    const reports: MaskedErrorReport[] = [];
+    const errs = errors({ onError: (_e, r) => reports.push(r) });
+    const server = await startTestServer({
+      middleware: [errs],
+      server: ({ jsonSchemaValidator }) => {
+        const mcp = errs.server(new McpServer({ name: 'whole', version: '1.0.0' }, { jsonSchemaValidator }));
+        mcp.registerTool('crash', {}, async () => {
+          throw new Error(`db said ${SECRET}`);
+        });
+        mcp.registerTool('refuse', {}, async () => {
+          throw new ToolError('Not today.');
+        });
+        // Wrapped twice: the inner verdict (a protocol error) must survive.
+        mcp.registerTool(
+          'strict',
+          {},
+          errs.tool(async () => {
+            throw invalidParams('strict says no');
+          }),
+        );
+        mcp.tool('legacy', async () => {
+          throw new Error(SECRET);
+        });
+        return mcp;
+      },
+    });
+    const client = await connectClient(server.url);
+    try {
+      const crash = textOf(await client.callTool({ name: 'crash', arguments: {} }));
+      expect(crash).not.toContain('hunter2');
+      expect(reports.map((r) => r.errorId)).toEqual([ERROR_ID.exec(crash)?.[1]]);
+      expect(reports[0]).toMatchObject({ source: 'tool', toolName: 'crash' });
+      expect(textOf(await client.callTool({ name: 'refuse', arguments: {} }))).toBe('Not today.');
+      const strict = await rpcError(client.callTool({ name: 'strict', arguments: {} }));
+      expect(strict.code).toBe(-32602);
+      const legacy = textOf(await client.callTool({ name: 'legacy', arguments: {} }));
+      expect(legacy).not.toContain('hunter2');
+      expect(reports.map((r) => r.source)).toEqual(['tool', 'tool']);
+    } finally {
+      await client.close();
+      await server.close();
+    }
+  });
+
+  it('refuses what is not an McpServer', () => {
+    expect(() => errors().server({} as never)).toThrow(new TypeError('errors: server() needs an McpServer'));
   });
 });
 

@@ -11,7 +11,7 @@ import {
   type RpcResult,
   toMs,
 } from '@mcp-middleware/core';
-import type { ToolCallback } from '@modelcontextprotocol/sdk/server/mcp.js';
+import type { McpServer, ToolCallback } from '@modelcontextprotocol/sdk/server/mcp.js';
 import type { AnySchema, ZodRawShapeCompat } from '@modelcontextprotocol/sdk/server/zod-compat.js';
 import type { CallToolResult } from '@modelcontextprotocol/sdk/types.js';
 import {
@@ -67,6 +67,12 @@ export interface ErrorsMiddleware extends Middleware {
    * `server.registerTool('name', config, errs.tool(async (args, extra) => …))`.
    */
   tool<Args extends ToolArgs = undefined>(handler: ToolCallback<Args>): ToolCallback<Args>;
+  /**
+   * Wraps every tool registered on `server` from now on (`registerTool`, and the older `tool`) with `tool()`, so
+   * none can be forgotten; returns the same server. Call it before registering tools:
+   * `const server = errs.server(new McpServer(info))`. A handler already wrapped with `tool()` is kept as it is.
+   */
+  server<S extends McpServer>(server: S): S;
   close(): Promise<void>;
 }
 
@@ -143,6 +149,7 @@ export function errors(options: ErrorsOptions = {}): ErrorsMiddleware {
   const onError = options.onError ?? defaultOnError;
   if (typeof onError !== 'function') throw new TypeError('errors: onError must be a function');
 
+  const wrappedHandlers = new WeakSet<object>();
   // This instance's record of each call, so two errors() in one chain never read each other's.
   const RECORD = createKey<CallRecord>('errors/call');
   const timers = new Set<ReturnType<typeof setTimeout>>();
@@ -245,6 +252,8 @@ export function errors(options: ErrorsOptions = {}): ErrorsMiddleware {
 
   function tool<Args extends ToolArgs = undefined>(handler: ToolCallback<Args>): ToolCallback<Args> {
     if (typeof handler !== 'function') throw new TypeError('errors: tool() needs a handler function');
+    // Wrapping twice would let the outer wrapper overwrite the inner one's verdict (errs.tool() on errs.server()).
+    if (wrappedHandlers.has(handler)) return handler;
     const run = handler as (...args: unknown[]) => CallToolResult | Promise<CallToolResult>;
     const wrapped = async (...args: unknown[]): Promise<CallToolResult> => {
       // The SDK passes `extra` last: `(args, extra)`, or `(extra)` for a tool without an input schema.
@@ -283,13 +292,34 @@ export function errors(options: ErrorsOptions = {}): ErrorsMiddleware {
         return { ...toolErrorResult(maskedText(errorId)), _meta: { [ERROR_ID_META_KEY]: errorId } };
       }
     };
+    wrappedHandlers.add(wrapped);
     return wrapped as ToolCallback<Args>;
+  }
+
+  function server<S extends McpServer>(mcp: S): S {
+    if (typeof mcp?.registerTool !== 'function' || typeof mcp.tool !== 'function') {
+      throw new TypeError('errors: server() needs an McpServer');
+    }
+    const registerTool = mcp.registerTool.bind(mcp) as (
+      name: string,
+      config: unknown,
+      cb: unknown,
+    ) => unknown;
+    const legacyTool = mcp.tool.bind(mcp) as (...args: unknown[]) => unknown;
+    const wrap = (cb: unknown) => (typeof cb === 'function' ? tool(cb as ToolCallback) : cb);
+    // Own properties shadow the prototype's methods: only this server changes. The callback is always last.
+    Object.assign(mcp, {
+      registerTool: (name: string, config: unknown, cb: unknown) => registerTool(name, config, wrap(cb)),
+      tool: (...args: unknown[]) => legacyTool(...args.slice(0, -1), wrap(args[args.length - 1])),
+    });
+    return mcp;
   }
 
   return {
     name: 'errors',
     rpc,
     tool,
+    server,
     async close() {
       for (const timer of timers) clearTimeout(timer);
       timers.clear();

@@ -1,3 +1,6 @@
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { type Middleware, MiddlewareError, toolScopes } from '@mcp-middleware/core';
 import {
   connectClient,
@@ -380,6 +383,36 @@ describe('jsonLogger', () => {
       expect(out.lines().map((l) => [l['kind'], l['outcome'] ?? null])).toEqual([['rpc', 'tool_error']]);
     });
 
+    it('appends to a file given by path, making its directory', async () => {
+      const dir = await mkdtemp(join(tmpdir(), 'json-logger-'));
+      const path = join(dir, 'logs', 'mcp.log');
+      try {
+        const log = jsonLogger({ destination: path });
+        const s = await startTestServer({
+          server: loggingServer(log),
+          middleware: [log],
+          enableJsonResponse: true,
+        });
+        const client = await connect(s);
+        await client.callTool({ name: 'echo', arguments: { text: 'to a file' } });
+        const lines = async () =>
+          (await readFile(path, 'utf8').catch(() => ''))
+            .split('\n')
+            .filter(Boolean)
+            .map((l) => JSON.parse(l) as Record<string, unknown>);
+        await waitFor(
+          async () => (await lines()).some((l) => l['kind'] === 'rpc' && l['tool'] === 'echo'),
+          'the call line in the file',
+        );
+        await client.close();
+        await s.close(); // closes the middleware, and with it the file
+        const call = (await lines()).find((l) => l['kind'] === 'rpc' && l['tool'] === 'echo');
+        expect(call).toMatchObject({ method: 'tools/call', outcome: 'ok' });
+      } finally {
+        await rm(dir, { recursive: true, force: true });
+      }
+    });
+
     it('writes through a pino logger of your own, with its bindings', async () => {
       const out = capture();
       const mine = pino({ level: 'info', base: { service: 'billing' } }, out.stream);
@@ -399,6 +432,7 @@ describe('jsonLogger', () => {
         [{ logger: pino(), level: 'info' }, /either logger, or destination\/level/],
         [{ destination: -1 }, /jsonLogger: destination/],
         [{ destination: {} as never }, /jsonLogger: destination/],
+        [{ destination: ' ' }, /jsonLogger: destination must be a file descriptor number, a file path/],
         [{ logArguments: 'yes' as never }, /jsonLogger: logArguments/],
         [{ redact: ['a..b'] }, /jsonLogger: redact/],
         [{ maxTrackedCalls: 0 }, /jsonLogger: maxTrackedCalls/],

@@ -42,11 +42,12 @@ export interface JsonLoggerOptions {
    */
   logger?: Logger;
   /**
-   * Where lines go when no `logger` is given: a file descriptor or a pino destination stream. Keep stdout (1) for
-   * HTTP-only servers: on a stdio server stdout carries the protocol.
+   * Where lines go when no `logger` is given: a file descriptor, a file path (appended to, its directory made if
+   * missing, closed by `close()`), or a pino destination stream. Keep stdout (1) for HTTP-only servers: on a stdio
+   * server stdout carries the protocol.
    * @default 2 (stderr)
    */
-  destination?: number | DestinationStream;
+  destination?: number | string | DestinationStream;
   /** The least severe level written when no `logger` is given. @default 'info' */
   level?: LevelWithSilent;
   /** Put each `tools/call`'s arguments (redacted) on its call line. @default false */
@@ -185,9 +186,13 @@ export function jsonLogger(options: JsonLoggerOptions = {}): JsonLogger {
   if (
     typeof destination === 'number'
       ? !Number.isInteger(destination) || destination < 0
-      : typeof (destination as { write?: unknown })?.write !== 'function'
+      : typeof destination === 'string'
+        ? destination.trim() === ''
+        : typeof (destination as { write?: unknown })?.write !== 'function'
   ) {
-    throw new TypeError('jsonLogger: destination must be a file descriptor number or a stream with write()');
+    throw new TypeError(
+      'jsonLogger: destination must be a file descriptor number, a file path or a stream with write()',
+    );
   }
   const level = options.level ?? 'info';
   if (level !== 'silent' && !Object.hasOwn(pino.levels.values, level)) {
@@ -203,11 +208,19 @@ export function jsonLogger(options: JsonLoggerOptions = {}): JsonLogger {
     throw new TypeError(`jsonLogger: maxTrackedCalls must be a whole number >= 1, got ${maxTrackedCalls}`);
   }
 
+  // A file named by path is ours to close; descriptors and streams belong to the caller.
+  const file =
+    options.logger === undefined && typeof destination === 'string'
+      ? pino.destination({ dest: destination, sync: true, mkdir: true })
+      : undefined;
   const logger: Logger =
     options.logger ??
     pino(
       { level },
-      typeof destination === 'number' ? pino.destination({ fd: destination, sync: true }) : destination,
+      file ??
+        (typeof destination === 'number'
+          ? pino.destination({ fd: destination, sync: true })
+          : (destination as DestinationStream)),
     );
 
   // Each call's entry, for forCall: the tool finds it through core's call context (`callOf(extra)`).
@@ -437,6 +450,7 @@ export function jsonLogger(options: JsonLoggerOptions = {}): JsonLogger {
           done();
         }
       });
+      file?.end();
     },
   };
 }

@@ -26,7 +26,8 @@ async function runStdioServer(messages: unknown[], waitForIds: number[]) {
   child.stderr.setEncoding('utf8').on('data', (d: string) => {
     stderr += d;
   });
-  const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
+  // 'close', not 'exit': the log lines may still be in the pipe when the process has exited.
+  const exited = new Promise<number | null>((resolve) => child.on('close', (code) => resolve(code)));
   for (const m of messages) child.stdin.write(`${JSON.stringify(m)}\n`);
   // Close stdin once every awaited answer is out: the server then exits on its own.
   const deadline = Date.now() + 15_000;

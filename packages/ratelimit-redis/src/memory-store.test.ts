@@ -1,8 +1,10 @@
+// #region store-contract
 import { rateLimitStoreContract } from '@mcp-middleware/core/testing';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { MemoryStore } from './memory-store.js';
 
 rateLimitStoreContract('MemoryStore', () => new MemoryStore(), { describe, it, expect, beforeAll, afterAll });
+// #endregion store-contract
 
 describe('MemoryStore', () => {
   describe('under 1,000,000 distinct keys', () => {

@@ -134,7 +134,8 @@ describe('when 4 processes hammer one key at limit 1000', () => {
           if (w) w(line);
           else queue.push(line);
         });
-        const exited = new Promise<number | null>((resolve) => child.once('exit', resolve));
+        // 'close', not 'exit': a process may exit before its last line has been read from the pipe.
+        const exited = new Promise<number | null>((resolve) => child.once('close', resolve));
         const nextLine = () =>
           Promise.race([
             new Promise<string>((resolve) => {
@@ -143,6 +144,9 @@ describe('when 4 processes hammer one key at limit 1000', () => {
               else waiters.push(resolve);
             }),
             exited.then((code) => {
+              // Lines read just before 'close' are already queued.
+              const queued = queue.shift();
+              if (queued !== undefined) return queued;
               throw new Error(`a hammer process exited early with code ${code}`);
             }),
           ]);

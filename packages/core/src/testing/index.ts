@@ -117,4 +117,5 @@ export function typeScriptNodeArgs(file: string): string[] {
 }
 
 export { fixtureServer, newProbe, type ToolProbe } from './fixture-server.js';
+export { collectOutput, type ProcessOutput } from './process-output.js';
 export { freePort, RedisServerProcess } from './redis-server.js';
