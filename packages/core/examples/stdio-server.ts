@@ -1,8 +1,8 @@
 /**
- * The same RPC middleware over stdio, as Claude Desktop launches local servers: decorate the transport.
+ * The same RPC middleware over stdio, as Claude Desktop launches local servers: wrap the server, connect as usual.
  * Logs go to stderr; stdout belongs to the protocol.
  */
-import { type Middleware, MiddlewareTransport } from '@mcp-middleware/core';
+import { type Middleware, wrapServer } from '@mcp-middleware/core';
 import { McpServer } from '@modelcontextprotocol/sdk/server/mcp.js';
 import { StdioServerTransport } from '@modelcontextprotocol/sdk/server/stdio.js';
 
@@ -19,4 +19,4 @@ const server = new McpServer({ name: 'stdio-example', version: '1.0.0' });
 server.registerTool('ping', { description: 'Answers pong' }, async () => ({
   content: [{ type: 'text', text: 'pong' }],
 }));
-await server.connect(new MiddlewareTransport(new StdioServerTransport(), { middleware: [audit] }));
+await wrapServer(server, { middleware: [audit] }).connect(new StdioServerTransport());

@@ -54,7 +54,8 @@ export function linkCallByMeta(meta: object, call: RpcCall): void {
 
 /** @internal Stamps a call on the SDK's per-request object, once. */
 export function stampCall(extraOrCtx: object, call: RpcCall): void {
-  Object.defineProperty(extraOrCtx, CALL, { value: call, enumerable: false, configurable: true });
+  // A symbol key: invisible to JSON and Object.keys, kept by spreads (a copied extra still finds its call).
+  (extraOrCtx as { [CALL]?: RpcCall })[CALL] = call;
 }
 
 /** What a call needs from the SDK line it runs on; built by the server wrapper. */

@@ -11,7 +11,7 @@ import { McpServer } from '@modelcontextprotocol/sdk/server/mcp.js';
 import type { CallToolResult } from '@modelcontextprotocol/sdk/types.js';
 import { afterEach, describe, expect, it } from 'vitest';
 import { z } from 'zod';
-import { greetingIn, HELLO_META_KEY, type HelloOptions, hello, helloOf } from './index.js';
+import { HELLO, type HelloOptions, hello, helloOf } from './index.js';
 
 const servers: TestServer[] = [];
 const clients: Client[] = [];
@@ -94,12 +94,12 @@ describe('hello()', () => {
       });
     });
 
-    it('writes over a greeting a client sent under its _meta key', async () => {
+    it('ignores a greeting a client puts in _meta: the tool reads the call context, not _meta', async () => {
       const { client } = await start([hello()]);
       const result = await client.callTool({
         name: 'greet',
         arguments: {},
-        _meta: { [HELLO_META_KEY]: { greeting: 'forged', previousCalls: 99 }, other: 1 },
+        _meta: { 'io.github.mcp-middleware/hello': { greeting: 'forged', previousCalls: 99 }, other: 1 },
       });
       expect(JSON.parse(textOf(result))).toEqual({ greeting: 'Hello, there', previousCalls: 0 });
     });
@@ -115,12 +115,12 @@ describe('hello()', () => {
       expect(Object.fromEntries(greeter.calls())).toEqual({ greet: 2 });
     });
 
-    it('leaves the greeting in call.state for middleware after it', async () => {
+    it('leaves what it found in the call for middleware after it (call.get(HELLO))', async () => {
       const seen: Array<string | undefined> = [];
       const after: Middleware = {
         name: 'after',
         async rpc(call, next) {
-          if (call.method === 'tools/call') seen.push(greetingIn(call.state));
+          if (call.method === 'tools/call') seen.push(call.get(HELLO)?.greeting);
           return next();
         },
       };

@@ -1,4 +1,4 @@
-import type { Middleware, RpcCall } from '@mcp-middleware/core';
+import { callOf, createKey, type Middleware, type RpcCall } from '@mcp-middleware/core';
 
 // #region options
 export interface HelloOptions {
@@ -12,36 +12,25 @@ export interface HelloOptions {
 // #endregion options
 
 // #region meta
-/** The `_meta` key the greeting travels under to the tool: namespaced to this package. */
-export const HELLO_META_KEY = 'io.github.mcp-middleware/hello';
-
 /** What the middleware hands every tool call. */
-export interface HelloMeta {
+export interface HelloInfo {
   /** `Hello, alice`: the greeting for whoever is calling. */
   readonly greeting: string;
   /** How many calls of this tool succeeded before this one, in this process. */
   readonly previousCalls: number;
 }
 
-/** In a tool: `helloOf(extra)` is what the middleware found, or undefined when it is not in the chain. */
-export function helloOf(extra: { readonly _meta?: Record<string, unknown> }): HelloMeta | undefined {
-  const value = extra._meta?.[HELLO_META_KEY] as Partial<HelloMeta> | undefined;
-  return typeof value?.greeting === 'string' && typeof value.previousCalls === 'number'
-    ? { greeting: value.greeting, previousCalls: value.previousCalls }
-    : undefined;
+/** The typed key it is stored under in the call: later middleware read `call.get(HELLO)`. */
+export const HELLO = createKey<HelloInfo>('hello/info');
+
+/**
+ * In a tool: what the middleware found, or undefined when it is not in the chain. Pass the handler's last
+ * argument (`extra` on SDK v1, `ctx` on SDK v2).
+ */
+export function helloOf(extraOrCtx: unknown): HelloInfo | undefined {
+  return callOf(extraOrCtx)?.get(HELLO);
 }
 // #endregion meta
-
-// #region state
-/** For middleware later in the chain: `call.state.get(GREETING)`, typed through `greetingIn()`. */
-export const GREETING: unique symbol = Symbol('@mcp-middleware/hello greeting');
-
-/** The greeting a `hello()` earlier in the chain left in a call's (or a request's) `state`. */
-export function greetingIn(state: ReadonlyMap<string | symbol, unknown>): string | undefined {
-  const value = state.get(GREETING);
-  return typeof value === 'string' ? value : undefined;
-}
-// #endregion state
 
 /** The middleware, plus what it counted. */
 export interface HelloMiddleware extends Middleware {
@@ -64,7 +53,7 @@ const HEADER_NAME = /^[!#$%&'*+.^_`|~0-9a-z-]+$/i; // an HTTP token (RFC 9110)
 // #region factory
 /**
  * Greets every caller: a response header at the HTTP layer, and at the RPC layer a greeting each tool can read
- * (`helloOf(extra)`) and a count of successful calls per tool (`calls()`).
+ * (`helloOf(extra)`, from the call context) and a count of successful calls per tool (`calls()`).
  */
 export function hello(options: HelloOptions = {}): HelloMiddleware {
   // Defaults applied once, and every option checked here: a mistake fails at start, not on the first request.
@@ -92,12 +81,9 @@ export function hello(options: HelloOptions = {}): HelloMiddleware {
     async rpc(call, next) {
       if (call.method !== 'tools/call' || call.toolName === undefined) return next();
       const tool = call.toolName;
-      const found: HelloMeta = { greeting: greetingFor(call), previousCalls: counts.get(tool) ?? 0 };
-      call.state.set(GREETING, found.greeting);
-      // The tool receives these very params: a namespaced `_meta` entry reaches it as `extra._meta`. Written over
-      // whatever a client sent under the same key, so a client cannot forge it.
-      const params = call.params as { _meta?: Record<string, unknown> } | undefined;
-      if (params) params._meta = { ...params._meta, [HELLO_META_KEY]: found };
+      // The call carries it to the tool (helloOf) and to later middleware (call.get(HELLO)); the tool's `_meta`
+      // stays what the client sent.
+      call.set(HELLO, { greeting: greetingFor(call), previousCalls: counts.get(tool) ?? 0 });
       const answer = await next();
       if (answer.result && answer.result['isError'] !== true) counts.set(tool, (counts.get(tool) ?? 0) + 1);
       return answer;

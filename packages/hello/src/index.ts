@@ -1,8 +1,6 @@
 export {
-  GREETING,
-  greetingIn,
-  HELLO_META_KEY,
-  type HelloMeta,
+  HELLO,
+  type HelloInfo,
   type HelloMiddleware,
   type HelloOptions,
   hello,
