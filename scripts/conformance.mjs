@@ -1,0 +1,317 @@
+#!/usr/bin/env node
+// The official MCP conformance suite against apps/conformance-server, bare (the SDK alone) and through the full
+// mcp-middleware stack; writes the scenario table into docs/conformance.md and fails when a scenario passes bare
+// but not through the stack. The suite needs Node 22: it is installed with npm into a cache folder (the machine's
+// own Node is left alone) together with the pinned suite, once, and reused by later runs.
+//
+//   node scripts/conformance.mjs            # run, write docs/conformance.md
+//   node scripts/conformance.mjs --check    # run, do not write the docs
+//   node scripts/conformance.mjs --keep     # keep server logs and the suite's checks.json files
+//
+// Node 22 and the suite live in node_modules/.cache/conformance/ (deleting it forces a fresh install).
+import { spawn, spawnSync } from 'node:child_process';
+import {
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  writeFileSync,
+} from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { createInterface } from 'node:readline';
+
+const root = new URL('..', import.meta.url).pathname;
+const app = join(root, 'apps/conformance-server');
+const docs = join(root, 'docs/conformance.md');
+const args = new Set(process.argv.slice(2));
+const write = !args.has('--check');
+const keep = args.has('--keep');
+
+/** What runs: one entry per SDK line and suite version; each is run bare and with the stack. */
+const RUNS = [
+  {
+    title: 'SDK v1, conformance 0.1.16, spec 2025-11-25',
+    sdkPackage: '@modelcontextprotocol/sdk',
+    suite: '0.1.16',
+    specVersion: '2025-11-25',
+    server: { bare: ['--bare'], stack: ['--stack'] },
+  },
+];
+const NODE_RANGE = '22';
+
+const INSTALL_TIMEOUT_MS = 5 * 60_000;
+const SERVER_START_TIMEOUT_MS = 60_000;
+const SUITE_TIMEOUT_MS = 3 * 60_000;
+const SERVER_STOP_TIMEOUT_MS = 10_000;
+
+const cacheRoot = join(root, 'node_modules/.cache/conformance');
+const work = mkdtempSync(join(tmpdir(), 'mcp-conformance-'));
+const children = new Set();
+
+function fail(message) {
+  console.error(`conformance: ${message}`);
+  cleanup();
+  process.exit(2);
+}
+
+/** Kills whatever is still running (a suite or a server) when this script ends early. */
+function cleanup() {
+  for (const child of children) {
+    try {
+      process.kill(-child.pid, 'SIGKILL');
+    } catch {}
+  }
+}
+for (const signal of ['SIGINT', 'SIGTERM']) {
+  process.once(signal, () => {
+    cleanup();
+    process.exit(130);
+  });
+}
+
+/** Node 22 and the suite, in a folder of their own: installed once per suite version, then reused. */
+function installSuite(version) {
+  const dir = join(cacheRoot, `suite-${version}-node${NODE_RANGE}`);
+  const manifest = JSON.stringify(
+    {
+      name: 'mcp-middleware-conformance-cache',
+      private: true,
+      dependencies: { '@modelcontextprotocol/conformance': version, node: NODE_RANGE },
+    },
+    null,
+    2,
+  );
+  const node = join(dir, 'node_modules/.bin/node');
+  const cli = join(dir, 'node_modules/@modelcontextprotocol/conformance/dist/index.js');
+  const manifestPath = join(dir, 'package.json');
+  const cached = existsSync(node) && existsSync(cli) && readFileSafe(manifestPath) === manifest;
+  if (!cached) {
+    mkdirSync(dir, { recursive: true });
+    writeFileSync(manifestPath, manifest);
+    console.log(
+      `== installing Node ${NODE_RANGE} and @modelcontextprotocol/conformance@${version} into ${dir}`,
+    );
+    const result = spawnSync('npm', ['install', '--no-audit', '--no-fund', '--loglevel=error'], {
+      cwd: dir,
+      stdio: 'inherit',
+      timeout: INSTALL_TIMEOUT_MS,
+      killSignal: 'SIGKILL',
+      env: withoutNpmConfig(),
+    });
+    if (result.status !== 0)
+      fail(`npm install in ${dir} failed (${result.error?.message ?? `exit ${result.status}`})`);
+  }
+  const nodeVersion = spawnSync(node, ['--version'], { encoding: 'utf8', timeout: 30_000 }).stdout?.trim();
+  if (!nodeVersion?.startsWith(`v${NODE_RANGE}.`))
+    fail(`${node} is not Node ${NODE_RANGE} (got ${nodeVersion})`);
+  const suiteVersion = JSON.parse(
+    readFileSync(join(dir, 'node_modules/@modelcontextprotocol/conformance/package.json'), 'utf8'),
+  ).version;
+  return { node, cli, nodeVersion, suiteVersion };
+}
+
+function readFileSafe(path) {
+  try {
+    return readFileSync(path, 'utf8');
+  } catch {
+    return undefined;
+  }
+}
+
+/** npm run exports its settings as npm_config_*; a nested npm install must not inherit the workspace's. */
+function withoutNpmConfig() {
+  const env = { ...process.env };
+  for (const key of Object.keys(env)) if (key.toLowerCase().startsWith('npm_config_')) delete env[key];
+  return env;
+}
+
+/** Spawns in its own process group, so a deadline can kill it with everything it started. */
+function start(command, argv, options) {
+  const child = spawn(command, argv, { ...options, detached: true });
+  children.add(child);
+  const exited = new Promise((resolve) => child.once('exit', (code, signal) => resolve({ code, signal })));
+  exited.then(() => children.delete(child));
+  return { child, exited };
+}
+
+async function startServer(flags, log) {
+  const { child, exited } = start(
+    process.execPath,
+    ['--conditions=mcp-middleware-source', '--import', 'tsx', 'src/main.ts', ...flags],
+    { cwd: app, env: { ...process.env, PORT: '0' }, stdio: ['ignore', 'pipe', 'pipe'] },
+  );
+  const stderr = [];
+  child.stderr.on('data', (chunk) => stderr.push(chunk));
+  const url = await new Promise((resolve, reject) => {
+    const timer = setTimeout(
+      () => reject(new Error(`server did not listen within ${SERVER_START_TIMEOUT_MS / 1000} s`)),
+      SERVER_START_TIMEOUT_MS,
+    );
+    createInterface({ input: child.stdout }).on('line', (line) => {
+      const match = /listening on (\S+)/.exec(line);
+      if (match) {
+        clearTimeout(timer);
+        resolve(match[1]);
+      }
+    });
+    exited.then(({ code, signal }) => {
+      clearTimeout(timer);
+      reject(new Error(`server exited before listening (${signal ?? `exit ${code}`})`));
+    });
+  }).catch((error) => {
+    writeFileSync(log, Buffer.concat(stderr));
+    process.kill(-child.pid, 'SIGKILL');
+    fail(`${flags.join(' ')}: ${error.message}; its stderr is in ${log}`);
+  });
+  const stop = async () => {
+    // SIGTERM first: the stack drains through its health middleware, the bare server closes; then SIGKILL.
+    try {
+      process.kill(-child.pid, 'SIGTERM');
+    } catch {}
+    const timer = setTimeout(() => {
+      try {
+        process.kill(-child.pid, 'SIGKILL');
+      } catch {}
+    }, SERVER_STOP_TIMEOUT_MS);
+    await exited;
+    clearTimeout(timer);
+    writeFileSync(log, Buffer.concat(stderr));
+  };
+  return { url, stop };
+}
+
+// biome-ignore lint/suspicious/noControlCharactersInRegex: the suite colours its output with ANSI escapes.
+const ANSI = /\x1b\[[0-9;]*m/g;
+
+/** Runs the suite against `url` and reads its outcome per scenario. */
+async function runSuite(suite, run, url, outDir, log) {
+  const argv = [suite.cli, 'server', '--url', url, '--spec-version', run.specVersion, '-o', outDir];
+  const { child, exited } = start(suite.node, argv, { cwd: work, stdio: ['ignore', 'pipe', 'pipe'] });
+  const output = [];
+  child.stdout.on('data', (chunk) => output.push(chunk));
+  child.stderr.on('data', (chunk) => output.push(chunk));
+  let timedOut = false;
+  const timer = setTimeout(() => {
+    timedOut = true;
+    process.kill(-child.pid, 'SIGKILL');
+  }, SUITE_TIMEOUT_MS);
+  await exited;
+  clearTimeout(timer);
+  const text = Buffer.concat(output).toString('utf8').replace(ANSI, '');
+  writeFileSync(log, text);
+  if (timedOut) fail(`the suite did not finish within ${SUITE_TIMEOUT_MS / 1000} s; its output is in ${log}`);
+  return parseSummary(text, outDir, log);
+}
+
+/**
+ * The suite prints `✓ name: 3 passed, 0 failed` per scenario after `=== SUMMARY ===` (it exits 1 on any failure,
+ * so its exit code says nothing more). Warnings come from the checks.json it writes per scenario.
+ */
+function parseSummary(text, outDir, log) {
+  const at = text.lastIndexOf('=== SUMMARY ===');
+  if (at === -1) fail(`no summary in the suite's output (see ${log})`);
+  const scenarios = new Map();
+  for (const match of text.slice(at).matchAll(/^[✓✗] (\S+): (\d+) passed, (\d+) failed$/gmu)) {
+    const [, name, passed, failed] = match;
+    scenarios.set(name, { passed: Number(passed), failed: Number(failed), warnings: 0, errors: [] });
+  }
+  if (scenarios.size === 0) fail(`the suite ran no scenario (see ${log})`);
+  for (const entry of readdirSync(outDir)) {
+    const match = /^server-(.+)-\d{4}-\d{2}-\d{2}T[\d-]+Z$/.exec(entry);
+    const scenario = match && scenarios.get(match[1]);
+    if (!scenario) continue;
+    const checks = JSON.parse(readFileSync(join(outDir, entry, 'checks.json'), 'utf8'));
+    scenario.warnings = checks.filter((c) => c.status === 'WARNING').length;
+    scenario.errors = checks
+      .filter((c) => c.status === 'FAILURE')
+      .map((c) => `${c.id}: ${c.errorMessage ?? ''}`);
+  }
+  return scenarios;
+}
+
+function outcome(result) {
+  if (!result) return 'not run';
+  const total = result.passed + result.failed;
+  const warnings = result.warnings ? `, ${result.warnings} warning${result.warnings > 1 ? 's' : ''}` : '';
+  return `${result.failed === 0 ? 'pass' : 'FAIL'} (${result.passed}/${total}${warnings})`;
+}
+
+function packageVersion(name) {
+  const path = join(app, 'node_modules', name, 'package.json');
+  return JSON.parse(readFileSync(path, 'utf8')).version;
+}
+
+const sections = [];
+const regressions = [];
+for (const run of RUNS) {
+  const suite = installSuite(run.suite);
+  const results = {};
+  for (const variant of ['bare', 'stack']) {
+    const outDir = join(work, `${run.suite}-${variant}`);
+    mkdirSync(outDir);
+    console.log(`== ${run.title}: ${variant}`);
+    const server = await startServer(run.server[variant], join(work, `${run.suite}-${variant}.server.log`));
+    try {
+      results[variant] = await runSuite(
+        suite,
+        run,
+        server.url,
+        outDir,
+        join(work, `${run.suite}-${variant}.suite.log`),
+      );
+    } finally {
+      await server.stop();
+    }
+  }
+
+  const names = [...new Set([...results.bare.keys(), ...results.stack.keys()])];
+  const rows = names.map((name) => {
+    const bare = results.bare.get(name);
+    const stack = results.stack.get(name);
+    const regressed = bare?.failed === 0 && (!stack || stack.failed > 0);
+    if (regressed) regressions.push({ run: run.title, name, errors: stack?.errors ?? ['not run'] });
+    return `| ${name} | ${outcome(bare)} | ${outcome(stack)} | ${regressed ? 'regression' : 'same'} |`;
+  });
+  const count = (variant) => [...results[variant].values()].filter((r) => r.failed === 0).length;
+  sections.push(
+    [
+      `### ${run.title}`,
+      '',
+      `- suite: \`@modelcontextprotocol/conformance@${suite.suiteVersion}\` on Node ${suite.nodeVersion}`,
+      `- server: \`${run.sdkPackage}@${packageVersion(run.sdkPackage)}\` on Node ${process.version}`,
+      `- command: \`conformance server --url <url> --spec-version ${run.specVersion} -o <dir>\` (the active suite)`,
+      `- passing scenarios: bare ${count('bare')}/${results.bare.size}, stack ${count('stack')}/${results.stack.size}`,
+      '',
+      '| scenario | bare (SDK alone) | stack (every package) | |',
+      '| --- | --- | --- | --- |',
+      ...rows,
+    ].join('\n'),
+  );
+}
+
+const table = sections.join('\n\n');
+console.log(`\n${table}\n`);
+if (write) {
+  const begin = '<!-- conformance:begin (written by scripts/conformance.mjs) -->';
+  const end = '<!-- conformance:end -->';
+  const current = readFileSafe(docs);
+  if (!current?.includes(begin) || !current.includes(end))
+    fail(`${docs} lacks the ${begin} … ${end} markers`);
+  const next = `${current.slice(0, current.indexOf(begin) + begin.length)}\n\n${table}\n\n${current.slice(current.indexOf(end))}`;
+  writeFileSync(docs, next);
+  console.log(`== wrote ${docs}`);
+}
+
+if (regressions.length > 0) {
+  console.error('\nconformance: scenarios that pass bare but fail through the stack:');
+  for (const { run, name, errors } of regressions)
+    console.error(`  ${run}: ${name}\n    ${errors.join('\n    ')}`);
+  console.error(`server logs and checks.json files are in ${work}`);
+  process.exit(1);
+}
+if (keep) console.log(`== logs and checks.json files are in ${work}`);
+else rmSync(work, { recursive: true, force: true });
+console.log('== conformance: no scenario regressed through the stack');
