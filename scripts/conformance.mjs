@@ -30,7 +30,10 @@ const args = new Set(process.argv.slice(2));
 const write = !args.has('--check');
 const keep = args.has('--keep');
 
-/** What runs: one entry per SDK line and suite version; each is run bare and with the stack. */
+/**
+ * What runs: one entry per SDK line and suite version, each against the server bare and, where the line has one,
+ * through the stack (the SDK v2 stack arrives with core's v2 interception point; until then v2 runs bare only).
+ */
 const RUNS = [
   {
     title: 'SDK v1, conformance 0.1.16, spec 2025-11-25',
@@ -38,6 +41,20 @@ const RUNS = [
     suite: '0.1.16',
     specVersion: '2025-11-25',
     server: { bare: ['--bare'], stack: ['--stack'] },
+  },
+  {
+    title: 'SDK v2, conformance 0.1.16, spec 2025-11-25',
+    sdkPackage: '@modelcontextprotocol/server',
+    suite: '0.1.16',
+    specVersion: '2025-11-25',
+    server: { bare: ['--bare', '--sdk', 'v2'] },
+  },
+  {
+    title: 'SDK v2, conformance 0.2.0-alpha.12, spec 2026-07-28',
+    sdkPackage: '@modelcontextprotocol/server',
+    suite: '0.2.0-alpha.12',
+    specVersion: '2026-07-28',
+    server: { bare: ['--bare', '--sdk', 'v2'] },
   },
 ];
 const NODE_RANGE = '22';
@@ -72,44 +89,47 @@ for (const signal of ['SIGINT', 'SIGTERM']) {
   });
 }
 
-/** Node 22 and the suite, in a folder of their own: installed once per suite version, then reused. */
-function installSuite(version) {
-  const dir = join(cacheRoot, `suite-${version}-node${NODE_RANGE}`);
+/** Installs `dependencies` into `dir` with npm, unless an earlier run left exactly that there. */
+function npmInstall(dir, dependencies, ready) {
   const manifest = JSON.stringify(
-    {
-      name: 'mcp-middleware-conformance-cache',
-      private: true,
-      dependencies: { '@modelcontextprotocol/conformance': version, node: NODE_RANGE },
-    },
+    { name: 'mcp-middleware-conformance-cache', private: true, dependencies },
     null,
     2,
   );
-  const node = join(dir, 'node_modules/.bin/node');
-  const cli = join(dir, 'node_modules/@modelcontextprotocol/conformance/dist/index.js');
   const manifestPath = join(dir, 'package.json');
-  const cached = existsSync(node) && existsSync(cli) && readFileSafe(manifestPath) === manifest;
-  if (!cached) {
-    mkdirSync(dir, { recursive: true });
-    writeFileSync(manifestPath, manifest);
-    console.log(
-      `== installing Node ${NODE_RANGE} and @modelcontextprotocol/conformance@${version} into ${dir}`,
-    );
-    const result = spawnSync('npm', ['install', '--no-audit', '--no-fund', '--loglevel=error'], {
-      cwd: dir,
-      stdio: 'inherit',
-      timeout: INSTALL_TIMEOUT_MS,
-      killSignal: 'SIGKILL',
-      env: withoutNpmConfig(),
-    });
-    if (result.status !== 0)
-      fail(`npm install in ${dir} failed (${result.error?.message ?? `exit ${result.status}`})`);
-  }
+  if (ready.every((path) => existsSync(path)) && readFileSafe(manifestPath) === manifest) return;
+  mkdirSync(dir, { recursive: true });
+  writeFileSync(manifestPath, manifest);
+  console.log(
+    `== installing ${Object.entries(dependencies)
+      .map(([n, v]) => `${n}@${v}`)
+      .join(', ')} into ${dir}`,
+  );
+  const result = spawnSync('npm', ['install', '--no-audit', '--no-fund', '--loglevel=error'], {
+    cwd: dir,
+    stdio: 'inherit',
+    timeout: INSTALL_TIMEOUT_MS,
+    killSignal: 'SIGKILL',
+    env: withoutNpmConfig(),
+  });
+  if (result.status !== 0)
+    fail(`npm install in ${dir} failed (${result.error?.message ?? `exit ${result.status}`})`);
+}
+
+/** Node 22 (one install, shared) and the suite (one install per version), in folders of their own. */
+function installSuite(version) {
+  const nodeDir = join(cacheRoot, `node${NODE_RANGE}`);
+  const node = join(nodeDir, 'node_modules/.bin/node');
+  npmInstall(nodeDir, { node: NODE_RANGE }, [node]);
   const nodeVersion = spawnSync(node, ['--version'], { encoding: 'utf8', timeout: 30_000 }).stdout?.trim();
   if (!nodeVersion?.startsWith(`v${NODE_RANGE}.`))
     fail(`${node} is not Node ${NODE_RANGE} (got ${nodeVersion})`);
-  const suiteVersion = JSON.parse(
-    readFileSync(join(dir, 'node_modules/@modelcontextprotocol/conformance/package.json'), 'utf8'),
-  ).version;
+
+  const suiteDir = join(cacheRoot, `suite-${version}`);
+  const pkg = join(suiteDir, 'node_modules/@modelcontextprotocol/conformance');
+  const cli = join(pkg, 'dist/index.js');
+  npmInstall(suiteDir, { '@modelcontextprotocol/conformance': version }, [cli]);
+  const suiteVersion = JSON.parse(readFileSync(join(pkg, 'package.json'), 'utf8')).version;
   return { node, cli, nodeVersion, suiteVersion };
 }
 
@@ -249,8 +269,10 @@ const regressions = [];
 for (const run of RUNS) {
   const suite = installSuite(run.suite);
   const results = {};
-  for (const variant of ['bare', 'stack']) {
-    const outDir = join(work, `${run.suite}-${variant}`);
+  const variants = Object.keys(run.server);
+  for (const variant of variants) {
+    const id = `${run.title.replace(/\W+/g, '-')}-${variant}`;
+    const outDir = join(work, id);
     mkdirSync(outDir);
     console.log(`== ${run.title}: ${variant}`);
     const server = await startServer(run.server[variant], join(work, `${run.suite}-${variant}.server.log`));
@@ -267,15 +289,19 @@ for (const run of RUNS) {
     }
   }
 
-  const names = [...new Set([...results.bare.keys(), ...results.stack.keys()])];
+  const names = [...new Set(variants.flatMap((variant) => [...results[variant].keys()]))];
   const rows = names.map((name) => {
     const bare = results.bare.get(name);
+    if (!results.stack) return `| ${name} | ${outcome(bare)} | (no v2 stack yet) | |`;
     const stack = results.stack.get(name);
     const regressed = bare?.failed === 0 && (!stack || stack.failed > 0);
     if (regressed) regressions.push({ run: run.title, name, errors: stack?.errors ?? ['not run'] });
     return `| ${name} | ${outcome(bare)} | ${outcome(stack)} | ${regressed ? 'regression' : 'same'} |`;
   });
-  const count = (variant) => [...results[variant].values()].filter((r) => r.failed === 0).length;
+  const count = (variant) =>
+    results[variant]
+      ? `${[...results[variant].values()].filter((r) => r.failed === 0).length}/${results[variant].size}`
+      : 'not run';
   sections.push(
     [
       `### ${run.title}`,
@@ -283,7 +309,7 @@ for (const run of RUNS) {
       `- suite: \`@modelcontextprotocol/conformance@${suite.suiteVersion}\` on Node ${suite.nodeVersion}`,
       `- server: \`${run.sdkPackage}@${packageVersion(run.sdkPackage)}\` on Node ${process.version}`,
       `- command: \`conformance server --url <url> --spec-version ${run.specVersion} -o <dir>\` (the active suite)`,
-      `- passing scenarios: bare ${count('bare')}/${results.bare.size}, stack ${count('stack')}/${results.stack.size}`,
+      `- passing scenarios: bare ${count('bare')}, stack ${count('stack')}`,
       '',
       '| scenario | bare (SDK alone) | stack (every package) | |',
       '| --- | --- | --- | --- |',

@@ -18,6 +18,7 @@ import {
 } from '@modelcontextprotocol/sdk/types.js';
 import type { AjvJsonSchemaValidator } from '@modelcontextprotocol/sdk/validation/ajv';
 import type { ZodRawShape, ZodType, z } from 'zod';
+import { flatVariables, progressSender } from './adapter.js';
 import type { CallContext, PromptDefinition, ServerDefinition, ToolDefinition } from './definition.js';
 
 type Extra = RequestHandlerExtra<ServerRequest, ServerNotification>;
@@ -38,14 +39,7 @@ function callContext(server: McpServer, extra: Extra, minLevel: () => LoggingLev
   const related = { relatedRequestId: extra.requestId, signal: extra.signal };
   return {
     signal: extra.signal,
-    async progress(progress, total) {
-      const progressToken = extra._meta?.progressToken;
-      if (progressToken === undefined) return;
-      await extra.sendNotification({
-        method: 'notifications/progress',
-        params: { progressToken, progress, ...(total === undefined ? {} : { total }) },
-      });
-    },
+    progress: progressSender(extra._meta?.progressToken, extra.sendNotification),
     async log(level, data) {
       const min = minLevel();
       if (min !== undefined && (SEVERITY.get(level) ?? 0) < (SEVERITY.get(min) ?? 0)) return;
@@ -132,13 +126,7 @@ export function v1ServerFactory(
         template.name,
         new ResourceTemplate(template.uriTemplate, { list: undefined }),
         { description: template.description, mimeType: template.mimeType },
-        (uri, variables) => {
-          const flat: Record<string, string> = {};
-          for (const [key, value] of Object.entries(variables)) {
-            flat[key] = Array.isArray(value) ? value.join(',') : value;
-          }
-          return template.read(uri, flat);
-        },
+        (uri, variables) => template.read(uri, flatVariables(variables)),
       );
     }
 

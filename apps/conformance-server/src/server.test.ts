@@ -9,6 +9,7 @@ import {
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ERROR_TOOL_MESSAGE } from './definition.js';
 import { type RunningServer, serveBareV1, serveStackV1 } from './serve-v1.js';
+import { serveBareV2 } from './serve-v2.js';
 
 const SCOPE = 'conformance:call';
 const granted = generateApiKey({ owner: 'test', scopes: [SCOPE] });
@@ -117,21 +118,59 @@ describe('the conformance server through the full stack (API keys on)', () => {
 });
 
 describe('the conformance server bare (the SDK alone)', () => {
+  const clients: Client[] = [];
+  const lists = async (server: RunningServer) => {
+    const client = await connect(server);
+    clients.push(client);
+    return {
+      tools: await client.listTools(),
+      resources: await client.listResources(),
+      prompts: await client.listPrompts(),
+    };
+  };
+  afterAll(async () => {
+    for (const client of clients) await client.close();
+  });
+
   it('lists the same tools, resources and prompts as the full stack', async () => {
     const bare = await serveBareV1();
     const stack = await serveStackV1({ signals: false, logLevel: 'silent' });
-    const clients: Client[] = [];
     try {
-      const lists = async (server: RunningServer) => {
-        const client = await connect(server);
-        clients.push(client);
-        return [await client.listTools(), await client.listResources(), await client.listPrompts()];
-      };
       expect(await lists(stack)).toEqual(await lists(bare));
     } finally {
-      for (const client of clients) await client.close();
       await bare.close();
       await stack.close();
+    }
+  });
+
+  it('offers the same tools, resources and prompts on SDK v2 (a 2025 client through its legacy fallback)', async () => {
+    // The two lines differ in decoration (v1 adds `execution.taskSupport`; v2 writes 2020-12 schemas), not in what
+    // is offered.
+    const offered = async (server: RunningServer) => {
+      const { tools, resources, prompts } = await lists(server);
+      return {
+        tools: tools.tools.map(({ name, description, inputSchema }) => ({
+          name,
+          description,
+          properties: inputSchema.properties,
+          required: inputSchema.required,
+        })),
+        resources: resources.resources,
+        prompts: prompts.prompts,
+      };
+    };
+    const v1 = await serveBareV1();
+    const v2 = await serveBareV2();
+    try {
+      expect(await offered(v2)).toEqual(await offered(v1));
+      const client = await connect(v2);
+      clients.push(client);
+      expect((await client.callTool({ name: 'test_simple_text' })).content).toEqual([
+        { type: 'text', text: 'This is a simple text response for testing.' },
+      ]);
+    } finally {
+      await v1.close();
+      await v2.close();
     }
   });
 });
