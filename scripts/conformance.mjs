@@ -27,6 +27,14 @@ const root = new URL('..', import.meta.url).pathname;
 const app = join(root, 'apps/conformance-server');
 const docs = join(root, 'docs/conformance.md');
 const args = new Set(process.argv.slice(2));
+for (const arg of args) {
+  if (arg !== '--check' && arg !== '--keep') {
+    console.error(
+      `conformance: unknown option ${arg} (usage: node scripts/conformance.mjs [--check] [--keep])`,
+    );
+    process.exit(2);
+  }
+}
 const write = !args.has('--check');
 const keep = args.has('--keep');
 
@@ -63,6 +71,8 @@ const INSTALL_TIMEOUT_MS = 5 * 60_000;
 const SERVER_START_TIMEOUT_MS = 60_000;
 const SUITE_TIMEOUT_MS = 3 * 60_000;
 const SERVER_STOP_TIMEOUT_MS = 10_000;
+/** The whole script, installs included: CI gives this step about ten minutes. */
+const TOTAL_TIMEOUT_MS = 9 * 60_000;
 
 const cacheRoot = join(root, 'node_modules/.cache/conformance');
 const work = mkdtempSync(join(tmpdir(), 'mcp-conformance-'));
@@ -82,6 +92,10 @@ function cleanup() {
     } catch {}
   }
 }
+setTimeout(
+  () => fail(`gave up after ${TOTAL_TIMEOUT_MS / 60_000} minutes; logs are in ${work}`),
+  TOTAL_TIMEOUT_MS,
+).unref();
 for (const signal of ['SIGINT', 'SIGTERM']) {
   process.once(signal, () => {
     cleanup();
