@@ -55,14 +55,14 @@ const RUNS = [
     sdkPackage: '@modelcontextprotocol/server',
     suite: '0.1.16',
     specVersion: '2025-11-25',
-    server: { bare: ['--bare', '--sdk', 'v2'] },
+    server: { bare: ['--bare', '--sdk', 'v2'], stack: ['--stack', '--sdk', 'v2'] },
   },
   {
     title: 'SDK v2, conformance 0.2.0-alpha.12, spec 2026-07-28',
     sdkPackage: '@modelcontextprotocol/server',
     suite: '0.2.0-alpha.12',
     specVersion: '2026-07-28',
-    server: { bare: ['--bare', '--sdk', 'v2'] },
+    server: { bare: ['--bare', '--sdk', 'v2'], stack: ['--stack', '--sdk', 'v2'] },
   },
 ];
 const NODE_RANGE = '22';

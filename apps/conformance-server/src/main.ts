@@ -3,13 +3,14 @@
  *
  *   node --conditions=mcp-middleware-source --import tsx src/main.ts --stack     # every package (the default)
  *   node --conditions=mcp-middleware-source --import tsx src/main.ts --bare      # the SDK alone
- *   … src/main.ts --bare --sdk v2                                                # SDK v2 alone (no v2 stack yet)
+ *   … src/main.ts --bare --sdk v2                                                # SDK v2 alone
+ *   … src/main.ts --stack --sdk v2                                               # SDK v2 with every package
  *   CONFORMANCE_MODE=bare PORT=3001 npm start
  *
  * Prints `listening on <url>` to stdout once it accepts connections; JSON logs (stack) go to stderr.
  */
 import { type RunningServer, serveBareV1, serveStackV1 } from './serve-v1.js';
-import { serveBareV2 } from './serve-v2.js';
+import { serveBareV2, serveStackV2 } from './serve-v2.js';
 
 function modeOf(argv: readonly string[]): 'bare' | 'stack' {
   if (argv.includes('--bare')) return 'bare';
@@ -35,13 +36,9 @@ if (sdk !== 'v1' && sdk !== 'v2') {
   console.error(`conformance-server: --sdk must be v1 or v2, got '${sdk}'`);
   process.exit(2);
 }
-if (sdk === 'v2' && mode === 'stack') {
-  console.error('conformance-server: SDK v2 is served bare only for now (--bare --sdk v2)');
-  process.exit(2);
-}
 
 let server: RunningServer;
-if (sdk === 'v2') server = await serveBareV2({ port });
+if (sdk === 'v2') server = mode === 'bare' ? await serveBareV2({ port }) : await serveStackV2({ port });
 else server = mode === 'bare' ? await serveBareV1({ port }) : await serveStackV1({ port });
 console.log(`conformance-server (${mode}, SDK ${sdk}) listening on ${server.url.href}`);
 

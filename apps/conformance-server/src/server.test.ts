@@ -9,7 +9,7 @@ import {
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ERROR_TOOL_MESSAGE } from './definition.js';
 import { type RunningServer, serveBareV1, serveStackV1 } from './serve-v1.js';
-import { serveBareV2 } from './serve-v2.js';
+import { serveBareV2, serveStackV2 } from './serve-v2.js';
 
 const SCOPE = 'conformance:call';
 const granted = generateApiKey({ owner: 'test', scopes: [SCOPE] });
@@ -171,6 +171,35 @@ describe('the conformance server bare (the SDK alone)', () => {
     } finally {
       await v1.close();
       await v2.close();
+    }
+  });
+});
+
+describe('the conformance server on SDK v2 through the full stack', () => {
+  it('lists what v2 bare lists, answers tools, and refuses a client without a key with 401', async () => {
+    const bare = await serveBareV2();
+    const stack = await serveStackV2({
+      keys: new MemoryKeyStore([granted.record]),
+      signals: false,
+      logLevel: 'silent',
+    });
+    const clients: Client[] = [];
+    try {
+      const plain = await connect(bare);
+      const keyed = await connect(stack, granted.key);
+      clients.push(plain, keyed);
+      expect((await keyed.listTools()).tools).toEqual((await plain.listTools()).tools);
+      expect((await keyed.callTool({ name: 'test_error_handling' })).isError).toBe(true);
+      const refused = await fetch(stack.url, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', accept: 'application/json, text/event-stream' },
+        body: JSON.stringify({ jsonrpc: '2.0', id: 1, method: 'tools/list' }),
+      });
+      expect(refused.status).toBe(401);
+    } finally {
+      for (const client of clients) await client.close();
+      await bare.close();
+      await stack.close();
     }
   });
 });
