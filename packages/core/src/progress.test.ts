@@ -93,6 +93,21 @@ describe('progressReporter', () => {
       expect(seen).toEqual([1, 3, 5]);
     });
 
+    it('sends a first report of 0 (started), then only growth', async () => {
+      server = await startTestServer(progressServer());
+      client = await connectClient(server.url);
+      const seen: number[] = [];
+      const result = await client.callTool(
+        { name: 'work', arguments: { steps: [0, 0, 50, 100] } },
+        undefined,
+        {
+          onprogress: (p) => seen.push(p.progress),
+        },
+      );
+      expect(JSON.parse(textOf(result)).sent).toEqual([true, false, true, true]);
+      expect(seen).toEqual([0, 50, 100]);
+    });
+
     it('advances by increments and leaves the total out when it is unknown', async () => {
       server = await startTestServer(progressServer());
       client = await connectClient(server.url);

@@ -57,13 +57,16 @@ export function progressReporter(extra: ProgressExtra, options: ProgressOptions 
   const enabled = token !== undefined;
   let total = options.total;
   let current = 0;
+  // The spec asks only that progress increase: a first report of 0 ("started") is a real report.
+  let reported = false;
   // Reports run one after another, so a client never sees them out of order even when a tool does not await.
   let chain: Promise<unknown> = Promise.resolve();
 
   const report = (progress: number, update: ProgressUpdate = {}): Promise<boolean> => {
     checkNumber(progress, 'progress');
     checkNumber(update.total, 'total');
-    if (!enabled || progress <= current) return Promise.resolve(false);
+    if (!enabled || (reported && progress <= current)) return Promise.resolve(false);
+    reported = true;
     current = progress;
     if (update.total !== undefined) total = update.total;
     const params: { progressToken: ProgressToken; progress: number; total?: number; message?: string } = {
