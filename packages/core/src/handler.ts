@@ -96,6 +96,8 @@ export interface FetchInfo {
    * can; otherwise headers from `ctx.setResponseHeader()` are copied onto the final `Response`.
    */
   setHeader?: (name: string, value: string) => void;
+  /** Calls back once the response was written or the connection closed first (`aborted`). Node's adapter gives it. */
+  onFinished?: (listener: (aborted: boolean) => void) => void;
 }
 
 export interface McpHandler {
@@ -221,6 +223,44 @@ function withHeaders(response: Response, headers: ReadonlyArray<readonly [string
     for (const [name, value] of headers) copy.headers.set(name, value);
     return copy;
   }
+}
+
+/** Runtimes without a finish event: pass the body through once, calling `done` at its end or cancellation. */
+function whenSent(response: Response, done: (aborted: boolean) => void): Response {
+  if (response.body === null) {
+    done(false);
+    return response;
+  }
+  let called = false;
+  const finish = (aborted: boolean) => {
+    if (called) return;
+    called = true;
+    done(aborted);
+  };
+  const reader = response.body.getReader();
+  const body = new ReadableStream<Uint8Array>({
+    async pull(controller) {
+      try {
+        const chunk = await reader.read();
+        if (chunk.done) {
+          controller.close();
+          finish(false);
+        } else controller.enqueue(chunk.value);
+      } catch (error) {
+        controller.error(error);
+        finish(true);
+      }
+    },
+    cancel(reason) {
+      finish(true);
+      return reader.cancel(reason);
+    },
+  });
+  return new Response(body, {
+    status: response.status,
+    statusText: response.statusText,
+    headers: response.headers,
+  });
 }
 
 function defaultOnError(error: unknown, report: ErrorReport): void {
@@ -556,6 +596,7 @@ export function createMiddlewareHandler(options: McpHandlerOptions): McpHandler 
     const pending: Array<[string, string]> = [];
     let url: URL | undefined;
     let state: Map<string | symbol, unknown> | undefined;
+    let sentListeners: Array<(aborted: boolean) => void> | undefined;
     const ctx: WithBody = {
       get url() {
         url ??= new URL(req.url);
@@ -575,6 +616,10 @@ export function createMiddlewareHandler(options: McpHandlerOptions): McpHandler 
         return ctx[BODY];
       },
       setResponseHeader: setHeader ?? ((name, value) => void pending.push([name, value])),
+      onResponseSent(listener) {
+        sentListeners ??= [];
+        sentListeners.push(listener);
+      },
       get state() {
         state ??= new Map();
         return state;
@@ -604,7 +649,22 @@ export function createMiddlewareHandler(options: McpHandlerOptions): McpHandler 
         }
       }
     }
-    return pending.length > 0 ? withHeaders(response, pending) : response;
+    if (pending.length > 0) response = withHeaders(response, pending);
+    if (sentListeners) {
+      const listeners = sentListeners;
+      const done = (aborted: boolean) => {
+        for (const listener of listeners) {
+          try {
+            listener(aborted);
+          } catch (error) {
+            report(error, { phase: 'http', http: ctx });
+          }
+        }
+      };
+      if (info?.onFinished) info.onFinished(done);
+      else response = whenSent(response, done);
+    }
+    return response;
   }
 
   async function close(closeOptions: CloseOptions = {}): Promise<void> {

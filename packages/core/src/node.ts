@@ -17,7 +17,12 @@ export function toNodeListener(handler: McpHandler): NodeListener {
       clientAddress: incoming?.socket.remoteAddress,
       // Node merges these with the response's own headers when it writes them.
       ...(outgoing
-        ? { setHeader: (name: string, value: string) => void outgoing.setHeader(name, value) }
+        ? {
+            setHeader: (name: string, value: string) => void outgoing.setHeader(name, value),
+            // 'close' comes once the response is written or the socket went away: no body copy needed to know.
+            onFinished: (listener: (aborted: boolean) => void) =>
+              void outgoing.once('close', () => listener(!outgoing.writableFinished)),
+          }
         : {}),
     });
   });

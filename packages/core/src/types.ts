@@ -47,6 +47,12 @@ export interface HttpContext {
    * than changing a `Response` after the fact: on Node the header goes straight to the outgoing message.
    */
   setResponseHeader(name: string, value: string): void;
+  /**
+   * Calls `listener` once the response has been written out, or the client went away first (`aborted`): for access
+   * logs and metrics that need the end of a streamed response. On Node the adapter's own event tells it; elsewhere
+   * core watches the body once, only when someone listens.
+   */
+  onResponseSent(listener: (aborted: boolean) => void): void;
   /** Per-request scratch space for middleware that cooperate (keys should be symbols or package-prefixed). */
   readonly state: Map<string | symbol, unknown>;
   /** The time the handler received the request (`performance.now()` clock). */

@@ -223,6 +223,7 @@ export function jsonLogger(options: JsonLoggerOptions = {}): JsonLogger {
           : (destination as DestinationStream)),
     );
 
+  let closed = false;
   // Each call's entry, for forCall: the tool finds it through core's call context (`callOf(extra)`).
   const ENTRY = createKey<CallEntry>('logging-json/call');
   const lookup = (extra: ToolExtra): CallEntry | undefined => callOf(extra)?.get(ENTRY);
@@ -260,7 +261,8 @@ export function jsonLogger(options: JsonLoggerOptions = {}): JsonLogger {
     aborted: boolean,
   ): void {
     const lvl = httpLevel(status);
-    if (!logger.isLevelEnabled(lvl)) return;
+    // A stream that ends after close() (an SSE GET cut by the shutdown) has nowhere to log to any more.
+    if (closed || !logger.isLevelEnabled(lvl)) return;
     const userAgent = req.headers.get('user-agent');
     const line: Record<string, unknown> = {
       kind: 'http',
@@ -279,46 +281,6 @@ export function jsonLogger(options: JsonLoggerOptions = {}): JsonLogger {
     if (response && (status === 401 || status === 403)) line['authError'] = authErrorOf(response);
     if (aborted) line['aborted'] = true;
     logger[lvl](line, 'http');
-  }
-
-  /** Logs once the body has been sent (or the client went away): SSE responses end long after their headers. */
-  function logWhenSent(req: Request, ctx: HttpContext, response: Response): Response {
-    if (response.body === null) {
-      writeHttp(req, ctx, response.status, response, false);
-      return response;
-    }
-    let done = false;
-    const finish = (aborted: boolean) => {
-      if (done) return;
-      done = true;
-      writeHttp(req, ctx, response.status, response, aborted);
-    };
-    const reader = response.body.getReader();
-    const body = new ReadableStream<Uint8Array>({
-      async pull(controller) {
-        try {
-          const chunk = await reader.read();
-          if (chunk.done) {
-            controller.close();
-            finish(false);
-          } else {
-            controller.enqueue(chunk.value);
-          }
-        } catch (error) {
-          controller.error(error);
-          finish(true);
-        }
-      },
-      cancel(reason) {
-        finish(true);
-        return reader.cancel(reason);
-      },
-    });
-    return new Response(body, {
-      status: response.status,
-      statusText: response.statusText,
-      headers: response.headers,
-    });
   }
 
   function forCall(extra: ToolExtra, server: LoggingServer): CallLogger {
@@ -410,7 +372,10 @@ export function jsonLogger(options: JsonLoggerOptions = {}): JsonLogger {
         writeHttp(req, ctx, MiddlewareError.is(error) ? error.status : 500, undefined, false);
         throw error;
       }
-      return logWhenSent(req, ctx, response);
+      // Logged once the body has been sent (or the client went away): SSE responses end long after their headers.
+      // Core tells when, from the adapter's own event; the response itself is passed on untouched.
+      ctx.onResponseSent((aborted) => writeHttp(req, ctx, response.status, response, aborted));
+      return response;
     },
 
     async rpc(call, next) {
@@ -436,6 +401,7 @@ export function jsonLogger(options: JsonLoggerOptions = {}): JsonLogger {
     },
 
     async close() {
+      closed = true;
       // A destination that never calls back must not hold up shutdown.
       await new Promise<void>((resolve) => {
         const timer = setTimeout(resolve, 1000);
