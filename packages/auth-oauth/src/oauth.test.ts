@@ -3,7 +3,6 @@ import { extractBearerToken } from './bearer.js';
 import { ExpiringCache } from './cache.js';
 import { formatChallenge } from './challenge.js';
 import { checkIntrospection, checkJwtHeader } from './claims.js';
-import { metadataUrls } from './discovery.js';
 import { checkToolCalls, metadataPaths, type OAuthOptions, oauth } from './index.js';
 import { type ProtectedServer, READ, startProtectedServer, WRITE } from './test-fixtures.js';
 
@@ -287,19 +286,5 @@ describe('ExpiringCache', () => {
     const cache = new ExpiringCache<number>(0);
     cache.set('a', 1, 100, 0);
     expect(cache.size).toBe(0);
-  });
-});
-
-describe('metadataUrls', () => {
-  it('tries RFC 8414 then OpenID discovery, inserting the issuer path as the MCP spec orders', () => {
-    expect(metadataUrls('https://as.example')).toEqual([
-      'https://as.example/.well-known/oauth-authorization-server',
-      'https://as.example/.well-known/openid-configuration',
-    ]);
-    expect(metadataUrls('https://as.example/tenant/1')).toEqual([
-      'https://as.example/.well-known/oauth-authorization-server/tenant/1',
-      'https://as.example/.well-known/openid-configuration/tenant/1',
-      'https://as.example/tenant/1/.well-known/openid-configuration',
-    ]);
   });
 });
