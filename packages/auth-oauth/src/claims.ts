@@ -167,7 +167,11 @@ export function checkAccessTokenClaims(
   }
   const clientId = present(claims['client_id']) ? claims['client_id'] : claims['azp'];
   if (typeof clientId !== 'string' || clientId === '') {
-    return fail(clientIdRequired ? 'The token has a malformed client_id' : 'The token names no client (client_id or azp)');
+    return fail(
+      clientIdRequired
+        ? 'The token has a malformed client_id'
+        : 'The token names no client (client_id or azp)',
+    );
   }
   // A sender-constrained token (DPoP, mTLS) presented as a plain bearer token must not be accepted.
   if (claims['cnf'] !== undefined) return fail('The token is sender-constrained');

@@ -779,7 +779,10 @@ describe('two Authorization headers', () => {
 
   it("are refused under core's Node adapter, which keeps every header line (Node itself keeps only the first)", async () => {
     const valid = await sign();
-    const answer = await rawPost(server.url, [`Authorization: Bearer ${valid}`, 'Authorization: Bearer other']);
+    const answer = await rawPost(server.url, [
+      `Authorization: Bearer ${valid}`,
+      'Authorization: Bearer other',
+    ]);
     expect(answer).toMatch(/^HTTP\/1\.1 400 /);
     expect(answer).toContain('error_description="The request has more than one Authorization header"');
     // The control: one header line with the same token passes.

@@ -84,7 +84,10 @@ export class KeySets {
    * An issuer's metadata, fetched at most once per `maxAgeMs`. When a refetch fails (or is backing off), the last
    * good document is used: it only says where the keys and the introspection endpoint are.
    */
-  async metadata(issuer: string, maxAgeMs = this.#options.metadataTtlMs): Promise<AuthorizationServerMetadata> {
+  async metadata(
+    issuer: string,
+    maxAgeMs = this.#options.metadataTtlMs,
+  ): Promise<AuthorizationServerMetadata> {
     const state = this.#issuers.get(issuer)!;
     const now = this.#options.clock();
     const held = state.metadata;
@@ -141,7 +144,9 @@ export class KeySets {
   #refresh(issuer: string, state: IssuerState, metadataMaxAgeMs: number): Promise<KeySet> {
     if (state.keysPending) return state.keysPending;
     if (state.keysBackoff.blocked(this.#options.clock())) {
-      return Promise.reject(new AuthorizationServerUnavailable(`JWKS of ${issuer}: backing off after a failure`));
+      return Promise.reject(
+        new AuthorizationServerUnavailable(`JWKS of ${issuer}: backing off after a failure`),
+      );
     }
     state.keysPending = this.#fetchKeys(issuer, state, metadataMaxAgeMs).finally(() => {
       state.keysPending = undefined;
@@ -152,7 +157,8 @@ export class KeySets {
   async #fetchKeys(issuer: string, state: IssuerState, metadataMaxAgeMs: number): Promise<KeySet> {
     try {
       const uri = state.jwksUri ?? (await this.metadata(issuer, metadataMaxAgeMs)).jwks_uri;
-      if (typeof uri !== 'string') throw new AuthorizationServerUnavailable(`${issuer} publishes no jwks_uri`);
+      if (typeof uri !== 'string')
+        throw new AuthorizationServerUnavailable(`${issuer} publishes no jwks_uri`);
       try {
         httpUrlOption(uri, 'jwks_uri');
       } catch (cause) {

@@ -172,7 +172,8 @@ export function oauth(options: OAuthOptions): OAuthMiddleware {
         description: extracted.description,
       });
     }
-    const authInfo = await verify(extracted.token, { clientAddress: ctx.clientAddress });
+    // A runtime that gives no address puts every client in one bucket: limited together rather than not at all.
+    const authInfo = await verify(extracted.token, { clientAddress: ctx.clientAddress ?? 'unknown' });
     const missing = config.requiredScopes.filter((s) => !authInfo.scopes.includes(s));
     if (missing.length > 0)
       throw stepUp(missing, `Forbidden: this server requires scope ${missing.join(' ')}`);

@@ -293,10 +293,12 @@ export function resolveOptions(options: OAuthOptions): ResolvedOptions {
     const limit = i.clientLimit ?? { calls: 60, per: '1m' };
     let clientLimit: ResolvedIntrospection['clientLimit'];
     if (limit !== false) {
-      if (typeof limit !== 'object' || limit === null) bad('introspection.clientLimit', 'must be { calls, per } or false');
+      if (typeof limit !== 'object' || limit === null)
+        bad('introspection.clientLimit', 'must be { calls, per } or false');
       const calls = count(limit.calls, 'introspection.clientLimit.calls');
       const perMs = toMs(limit.per, 'oauth: introspection.clientLimit.per');
-      if (calls === 0 || perMs <= 0) bad('introspection.clientLimit', 'must allow at least one call per window');
+      if (calls === 0 || perMs <= 0)
+        bad('introspection.clientLimit', 'must allow at least one call per window');
       clientLimit = { calls, perMs };
     }
     introspection = {

@@ -31,6 +31,7 @@ type KeyResolver = (header: JWSHeaderParameters, token: FlattenedJWSInput) => Pr
 
 /** Where a token came from, for the per-client introspection limit. */
 export interface VerifyContext {
+  /** The client's address; without one, the introspection calls the token causes are not limited. */
   readonly clientAddress?: string | undefined;
 }
 
@@ -101,7 +102,9 @@ export class TokenVerifier {
     this.#tokens = new ExpiringCache(options.tokenCacheMax);
     this.#introspected = new ExpiringCache(options.introspection?.cacheMax ?? 0);
     this.#refused = new ExpiringCache(options.introspection?.cacheMax ?? 0);
-    this.#introspectionCalls = new ExpiringCache(options.introspection?.clientLimit ? MAX_COUNTED_CLIENTS : 0);
+    this.#introspectionCalls = new ExpiringCache(
+      options.introspection?.clientLimit ? MAX_COUNTED_CLIENTS : 0,
+    );
     this.#keySets = new KeySets(options, this.#closing.signal);
   }
 
@@ -187,9 +190,12 @@ export class TokenVerifier {
     const hash = sha256(token);
     const refused = this.#refused.get(hash, now);
     if (refused !== undefined) return invalid(refused);
-    if (config.clientLimit) {
-      const key = context.clientAddress ?? 'unknown';
-      const window = this.#introspectionCalls.get(key, now) ?? { count: 0, resetAt: now + config.clientLimit.perMs };
+    if (config.clientLimit && context.clientAddress !== undefined) {
+      const key = context.clientAddress;
+      const window = this.#introspectionCalls.get(key, now) ?? {
+        count: 0,
+        resetAt: now + config.clientLimit.perMs,
+      };
       if (window.count >= config.clientLimit.calls) {
         return {
           ok: false,
@@ -209,9 +215,12 @@ export class TokenVerifier {
       httpUrlOption(endpoint, 'introspection_endpoint');
     } catch (cause) {
       // Our client secret must not travel in clear.
-      throw new AuthorizationServerUnavailable(`${config.issuer} publishes an insecure introspection_endpoint`, {
-        cause,
-      });
+      throw new AuthorizationServerUnavailable(
+        `${config.issuer} publishes an insecure introspection_endpoint`,
+        {
+          cause,
+        },
+      );
     }
     const { status, body } = await fetchJson(
       endpoint,
