@@ -11,7 +11,7 @@ import { AuthorizationServerUnavailable, discoverMetadata, fetchJson } from './n
 import type { ResolvedOptions } from './options.js';
 
 /** Consecutive failures push the next attempt back: 1 s, 2 s, 4 s... up to `maxMs`. */
-export class Backoff {
+class Backoff {
   #failures = 0;
   #until = 0;
   readonly #maxMs: number;
