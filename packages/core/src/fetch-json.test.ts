@@ -105,9 +105,9 @@ describe('fetchJsonObject', () => {
       status: 0,
       reason: 'timeout',
     });
-    expect(await fetchJsonObject(`${base}/slow-body`, {}, { timeoutMs: 200 })).toEqual({
+    // The limit covers the body too (whether the headers made it in time depends on the machine's load).
+    expect(await fetchJsonObject(`${base}/slow-body`, {}, { timeoutMs: 500 })).toMatchObject({
       ok: false,
-      status: 200,
       reason: 'timeout',
     });
   });
