@@ -226,7 +226,7 @@ describe('oauth() with oidc-provider as the authorization server', () => {
     });
 
     it('limits the introspection calls one client address causes (429 with Retry-After), not other clients', async () => {
-      const server = await start('30s', { clientLimit: { calls: 2, per: '1m' } });
+      const server = await start('30s', { clientLimit: { calls: 2, per: '1m' }, negativeCacheTtl: '1m' });
       const good = await as.clientCredentialsToken(OPAQUE_CLIENT, { resource: server.resource, scope: READ });
       const before = as.introspections;
       const send = (address: string, token: string) =>
