@@ -185,6 +185,18 @@ describe('when the authorization server cannot answer', () => {
     );
   });
 
+  it("answers 503 when the metadata names the issuer without the configured trailing slash (health's check fails alike)", async () => {
+    const keys = await keyServer();
+    const configured = `${keys.issuer}/`;
+    const server = await protect((resource) => ({ resource, authorizationServers: [configured] }));
+    await expectUnavailable(
+      await postJsonRpc(server.url, initializeRequest(), {
+        authorization: `Bearer ${await token(configured, server.resource)}`,
+      }),
+    );
+    expect(keys.hits.get('/jwks')).toBeUndefined();
+  });
+
   it('answers 503 when the introspection endpoint is down', async () => {
     const keys = await keyServer();
     const endpoint = `${await closedPort()}/introspect`;
