@@ -519,6 +519,12 @@ describe('apiKeyAuth', () => {
       ['lookupTimeout', { store, lookupTimeout: 'forever' }],
       ['lookupTimeout', { store, lookupTimeout: 0 }],
       ['toolScopes', { store, toolScopes: { tools: { echo: 'read' } } }],
+      // A scope no key can hold (keys' scopes are RFC 6749 scope tokens) is a typo, refused at start.
+      [
+        'toolScopes.tools.echo has an invalid scope "read write"',
+        { store, toolScopes: { tools: { echo: ['read write'] } } },
+      ],
+      ['toolScopes.default has an invalid scope ""', { store, toolScopes: { default: [''] } }],
       ['onFailure', { store, onFailure: 'log' }],
     ])('names %s when it is wrong', (option, options) => {
       expect(() => apiKeyAuth(options as unknown as ApiKeyAuthOptions)).toThrow(TypeError);

@@ -8,6 +8,7 @@ import {
   MiddlewareError,
   type ToolScopePolicy,
   toMs,
+  toolScopePolicyOption,
   toolScopes,
 } from '@mcp-middleware/core';
 import {
@@ -88,23 +89,6 @@ function defaultOnStoreError(error: unknown, info: { keyId: string; requestId: s
   console.error(`[auth-apikey] key store lookup failed for key id ${info.keyId}:`, error);
 }
 
-function validatePolicy(policy: unknown): asserts policy is ToolScopePolicy {
-  const isScopeList = (v: unknown) => Array.isArray(v) && v.every((s) => typeof s === 'string');
-  if (typeof policy !== 'object' || policy === null) {
-    throw new TypeError('apiKeyAuth: toolScopes must be an object like { tools: { name: ["scope"] } }');
-  }
-  const { tools, default: fallback } = policy as ToolScopePolicy;
-  if (
-    tools !== undefined &&
-    (typeof tools !== 'object' || tools === null || !Object.values(tools).every(isScopeList))
-  ) {
-    throw new TypeError('apiKeyAuth: toolScopes.tools must map tool names to arrays of scope strings');
-  }
-  if (fallback !== undefined && !isScopeList(fallback)) {
-    throw new TypeError('apiKeyAuth: toolScopes.default must be an array of scope strings');
-  }
-}
-
 /**
  * API key authentication for the MCP endpoint. Keys (`mcpk_<id>_<secret>`) come in the `x-api-key` header or as
  * `Authorization: Bearer`; the id finds the record, the secret is checked against its SHA-256 in constant time,
@@ -131,7 +115,11 @@ export function apiKeyAuth(options: ApiKeyAuthOptions): ApiKeyAuth {
   if (typeof bearer !== 'boolean') throw new TypeError('apiKeyAuth: bearer must be a boolean');
   const lookupMs = toMs(options.lookupTimeout ?? '2s', 'apiKeyAuth: lookupTimeout');
   if (lookupMs <= 0) throw new TypeError('apiKeyAuth: lookupTimeout must be greater than zero');
-  if (options.toolScopes !== undefined) validatePolicy(options.toolScopes);
+  // Scopes follow OAuth's scope-token syntax, so API keys and OAuth tokens can share one tool policy.
+  const policy =
+    options.toolScopes === undefined
+      ? undefined
+      : toolScopePolicyOption(options.toolScopes, 'apiKeyAuth: toolScopes');
   const onFailure = options.onFailure;
   if (onFailure !== undefined && typeof onFailure !== 'function') {
     throw new TypeError('apiKeyAuth: onFailure must be a function');
@@ -249,8 +237,6 @@ export function apiKeyAuth(options: ApiKeyAuthOptions): ApiKeyAuth {
     },
   };
   // Only a middleware with an RPC layer makes the transport decorator do per-call work, so add it only if asked.
-  if (options.toolScopes !== undefined) {
-    middleware.rpc = toolScopes(options.toolScopes).rpc;
-  }
+  if (policy !== undefined) middleware.rpc = toolScopes(policy).rpc;
   return middleware;
 }

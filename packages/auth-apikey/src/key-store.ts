@@ -1,3 +1,4 @@
+import { isScopeToken } from '@mcp-middleware/core';
 import { isApiKeyId, isSecretHash } from './key-format.js';
 
 /** A time in a record: an ISO 8601 string (what JSON config holds) or a `Date`. */
@@ -66,10 +67,7 @@ export function validateApiKeyRecord(record: unknown, context?: string): asserts
     throw new TypeError(`${label}: tenant must be a non-empty string when given`);
   }
   const scopes = r['scopes'];
-  if (
-    !Array.isArray(scopes) ||
-    !scopes.every((s) => typeof s === 'string' && /^[\x21\x23-\x5b\x5d-\x7e]+$/.test(s))
-  ) {
+  if (!Array.isArray(scopes) || !scopes.every(isScopeToken)) {
     // Scopes follow OAuth's scope-token syntax, so API keys and OAuth tokens can share one tool policy.
     throw new TypeError(
       `${label}: scopes must be an array of OAuth scope tokens (printable ASCII, no spaces, quotes or backslashes)`,

@@ -4,6 +4,7 @@ import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { oauth } from './oauth.js';
+import type { IntrospectionOptions } from './options.js';
 import {
   HeadlessOAuthProvider,
   OPAQUE_CLIENT,
@@ -29,21 +30,29 @@ afterEach(async () => {
   await Promise.all(servers.splice(0).map((s) => s.close()));
 });
 
-async function start(introspectionCacheTtl: '30s' | 0 = '30s'): Promise<ProtectedServer> {
-  const server = await startProtectedServer((resource) => {
-    as.resource = resource;
-    return oauth({
-      resource,
-      authorizationServers: [as.issuer],
-      requiredScopes: [READ],
-      toolScopes: { tools: { read_notes: [READ], write_note: [WRITE] } },
-      introspection: {
-        clientId: RESOURCE_SERVER_CLIENT.id,
-        clientSecret: RESOURCE_SERVER_CLIENT.secret,
-        cacheTtl: introspectionCacheTtl,
-      },
-    });
-  });
+async function start(
+  introspectionCacheTtl: '30s' | 0 = '30s',
+  introspection: Partial<IntrospectionOptions> = {},
+): Promise<ProtectedServer> {
+  const server = await startProtectedServer(
+    (resource) => {
+      as.resource = resource;
+      return oauth({
+        resource,
+        authorizationServers: [as.issuer],
+        requiredScopes: [READ],
+        toolScopes: { tools: { read_notes: [READ], write_note: [WRITE] } },
+        introspection: {
+          clientId: RESOURCE_SERVER_CLIENT.id,
+          clientSecret: RESOURCE_SERVER_CLIENT.secret,
+          cacheTtl: introspectionCacheTtl,
+          ...introspection,
+        },
+      });
+    },
+    // One trusted proxy hop, so the tests can speak for several client addresses.
+    { trustProxy: 1 },
+  );
   servers.push(server);
   return server;
 }
@@ -181,6 +190,61 @@ describe('oauth() with oidc-provider as the authorization server', () => {
       const cached = await postJsonRpc(server.url, initializeRequest(), bearer(token));
       expect(cached.status).toBe(200);
       await cached.body?.cancel();
+    });
+  });
+
+  describe('introspection load (random opaque tokens)', () => {
+    const from = (address: string, token: string) => ({
+      ...bearer(token),
+      'x-forwarded-for': address,
+    });
+    async function statusOf(res: Response): Promise<number> {
+      await res.body?.cancel();
+      return res.status;
+    }
+
+    it('remembers a refusal for negativeCacheTtl: the same unknown token sent again costs no call', async () => {
+      const server = await start(0, { negativeCacheTtl: '1m', clientLimit: false });
+      const before = as.introspections;
+      for (let i = 0; i < 3; i++) {
+        const res = await postJsonRpc(server.url, initializeRequest(), bearer('not-a-token-anyone-issued'));
+        expect(res.headers.get('www-authenticate')).toContain('error_description="The token is not active"');
+        expect(await statusOf(res)).toBe(401);
+      }
+      expect(as.introspections - before).toBe(1);
+    });
+
+    it('asks again every time with negativeCacheTtl 0', async () => {
+      const server = await start(0, { negativeCacheTtl: 0, clientLimit: false });
+      const before = as.introspections;
+      for (let i = 0; i < 2; i++) {
+        expect(
+          await statusOf(await postJsonRpc(server.url, initializeRequest(), bearer('unknown-token'))),
+        ).toBe(401);
+      }
+      expect(as.introspections - before).toBe(2);
+    });
+
+    it('limits the introspection calls one client address causes (429 with Retry-After), not other clients', async () => {
+      const server = await start('30s', { clientLimit: { calls: 2, per: '1m' }, negativeCacheTtl: '1m' });
+      const good = await as.clientCredentialsToken(OPAQUE_CLIENT, { resource: server.resource, scope: READ });
+      const before = as.introspections;
+      const send = (address: string, token: string) =>
+        postJsonRpc(server.url, initializeRequest(), from(address, token));
+      expect(await statusOf(await send('192.0.2.1', good))).toBe(200);
+      expect(await statusOf(await send('192.0.2.1', 'random-1'))).toBe(401);
+      const limited = await send('192.0.2.1', 'random-2');
+      expect(limited.status).toBe(429);
+      expect(Number(limited.headers.get('retry-after'))).toBeGreaterThan(0);
+      expect(((await limited.json()) as { error: { message: string } }).error.message).toBe(
+        'Too Many Requests: Too many unknown tokens from this client',
+      );
+      expect(as.introspections - before).toBe(2);
+      // Answers already known cost nothing, so they still pass; another address has its own budget.
+      expect(await statusOf(await send('192.0.2.1', good))).toBe(200);
+      expect(await statusOf(await send('192.0.2.1', 'random-1'))).toBe(401);
+      expect(await statusOf(await send('192.0.2.2', 'random-2'))).toBe(401);
+      expect(as.introspections - before).toBe(3);
     });
   });
 

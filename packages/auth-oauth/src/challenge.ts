@@ -1,7 +1,5 @@
+import { isScopeToken } from '@mcp-middleware/core';
 import type { BearerErrorCode } from './errors.js';
-
-/** RFC 6749 §3.3 scope-token: printable ASCII without space, `"` and `\`. */
-export const SCOPE_TOKEN = /^[\x21\x23-\x5B\x5D-\x7E]+$/;
 
 export interface ChallengeParams {
   error?: BearerErrorCode;
@@ -25,7 +23,7 @@ function quote(value: string): string {
 export function formatChallenge(params: ChallengeParams): string {
   const parts: string[] = [];
   if (params.error) parts.push(`error=${quote(params.error)}`);
-  const scope = params.scope?.filter((s) => SCOPE_TOKEN.test(s)) ?? [];
+  const scope = params.scope?.filter(isScopeToken) ?? [];
   if (scope.length > 0) parts.push(`scope=${quote(scope.join(' '))}`);
   parts.push(`resource_metadata=${quote(params.resourceMetadata)}`);
   if (params.description) parts.push(`error_description=${quote(params.description.replace(/=/g, ' '))}`);

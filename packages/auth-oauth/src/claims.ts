@@ -12,6 +12,13 @@ export interface ClaimsPolicy {
   readonly clockTolerance: number;
   /** Require `typ: at+jwt` (RFC 9068); when false, `JWT` or no `typ` is accepted too. */
   readonly requireAtJwtType: boolean;
+  /**
+   * Claims that must be present besides `iss`, `aud` and `exp` (RFC 9068 §2.2: `iat`, `sub`, `jti`, `client_id`).
+   * Without `client_id` in the set, `azp` may stand in for it.
+   */
+  readonly requiredClaims: ReadonlySet<string>;
+  /** Seconds a token may live: `exp` no further ahead, `iat` no older (plus the tolerance). */
+  readonly maxTokenAge: number;
 }
 
 /** Header parameters that would let a token name its own key (RFC 8725 §3.10): never trusted. */
@@ -115,10 +122,14 @@ function toAuthInfo(
   return authInfo;
 }
 
+const present = (value: unknown) => value !== undefined && value !== null && value !== '';
+
 /**
- * Validates the claims of a JWT access token whose signature checked out (RFC 9068 §4, RFC 8725): `iss` exact,
- * `aud` contains this resource, `exp` required, `nbf`/`iat` honoured, a client named, no sender constraint this
- * server cannot check. `now` is in seconds.
+ * Validates the claims of a JWT access token whose signature checked out (RFC 9068 §4, RFC 8725), in this order:
+ * `iss` exact; `aud` contains this resource; `exp` present and not past, `nbf` and `iat` not in the future; the
+ * token no older and its expiry no further ahead than `maxTokenAge`; the required claims (`iat`, `sub`, `jti`,
+ * `client_id` by default) present and well-formed; no sender constraint this server cannot check; scopes
+ * well-formed. Descriptions name the claim, never its value. `now` is in seconds.
  */
 export function checkAccessTokenClaims(
   token: string,
@@ -134,11 +145,34 @@ export function checkAccessTokenClaims(
   if (!aud.includes(policy.resource)) return fail('The token is not meant for this resource');
   const timeError = checkTimes(claims, now, policy.clockTolerance, true);
   if (timeError) return fail(timeError);
-  if (claims['sub'] !== undefined && typeof claims['sub'] !== 'string') {
-    return fail('The token has a malformed subject');
+  const { exp, iat } = claims as { exp: number; iat?: number };
+  if (exp - now > policy.maxTokenAge + policy.clockTolerance) {
+    return fail('The token expires too far in the future (exp is beyond the maximum token age)');
   }
-  const clientId = claims['client_id'] ?? claims['azp'];
-  if (typeof clientId !== 'string' || clientId === '') return fail('The token names no client');
+  if (iat !== undefined && now - iat > policy.maxTokenAge + policy.clockTolerance) {
+    return fail('The token was issued too long ago (iat is beyond the maximum token age)');
+  }
+  for (const name of policy.requiredClaims) {
+    if (name === 'client_id') continue; // below, with azp
+    if (!present(claims[name])) return fail(`The token lacks the required claim ${name}`);
+  }
+  for (const name of ['sub', 'jti'] as const) {
+    if (claims[name] !== undefined && typeof claims[name] !== 'string') {
+      return fail(`The token has a malformed ${name}`);
+    }
+  }
+  const clientIdRequired = policy.requiredClaims.has('client_id');
+  if (clientIdRequired && !present(claims['client_id'])) {
+    return fail('The token lacks the required claim client_id');
+  }
+  const clientId = present(claims['client_id']) ? claims['client_id'] : claims['azp'];
+  if (typeof clientId !== 'string' || clientId === '') {
+    return fail(
+      clientIdRequired
+        ? 'The token has a malformed client_id'
+        : 'The token names no client (client_id or azp)',
+    );
+  }
   // A sender-constrained token (DPoP, mTLS) presented as a plain bearer token must not be accepted.
   if (claims['cnf'] !== undefined) return fail('The token is sender-constrained');
   const scopes = scopesOf(claims);

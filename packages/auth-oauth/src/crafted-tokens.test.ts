@@ -1,5 +1,7 @@
 import { sign as cryptoSign, KeyObject } from 'node:crypto';
-import { initializeRequest, postJsonRpc } from '@mcp-middleware/core/testing';
+import { connect } from 'node:net';
+import { createMcpHandler } from '@mcp-middleware/core';
+import { fixtureServer, initializeRequest, postJsonRpc } from '@mcp-middleware/core/testing';
 import {
   CompactSign,
   exportJWK,
@@ -12,6 +14,7 @@ import {
 } from 'jose';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { oauth } from './oauth.js';
+import type { OAuthOptions } from './options.js';
 import {
   type KeyServer,
   type ProtectedServer,
@@ -111,6 +114,30 @@ function rawSign(h: Record<string, unknown>, payloadSegment: string): string {
   return `${input}.${signature.toString('base64url')}`;
 }
 
+const DAY = 86_400;
+
+/** Tokens RFC 9068 (§2.2, §4) says to refuse, each with the one claim that makes it so. */
+const STRICT_CASES: Array<[string, () => Record<string, unknown>, string]> = [
+  ['no iat', () => ({ iat: undefined }), 'The token lacks the required claim iat'],
+  ['no sub', () => ({ sub: undefined }), 'The token lacks the required claim sub'],
+  ['no jti', () => ({ jti: undefined }), 'The token lacks the required claim jti'],
+  [
+    'azp standing in for client_id',
+    () => ({ client_id: undefined, azp: 'client-1' }),
+    'The token lacks the required claim client_id',
+  ],
+  [
+    'an expiry ten years ahead',
+    () => ({ exp: now() + 3650 * DAY }),
+    'The token expires too far in the future (exp is beyond the maximum token age)',
+  ],
+  [
+    'an iat thirty days old',
+    () => ({ iat: now() - 30 * DAY }),
+    'The token was issued too long ago (iat is beyond the maximum token age)',
+  ],
+];
+
 interface Case {
   name: string;
   token?: () => Promise<string> | string;
@@ -207,11 +234,6 @@ const cases: Case[] = [
   {
     name: 'expiry just inside the clock tolerance',
     token: () => sign(claims({ exp: now() - 2 })),
-    status: 200,
-  },
-  {
-    name: 'azp instead of client_id',
-    token: () => sign(claims({ client_id: undefined, azp: 'client-1' })),
     status: 200,
   },
   {
@@ -411,12 +433,49 @@ const cases: Case[] = [
     status: 401,
     challenge: invalidToken('The token was issued in the future'),
   },
-  // Other claims
+  // RFC 9068 §2.2 required claims, and the maximum token age (each relaxed one at a time further down)
+  ...STRICT_CASES.map(
+    ([name, overrides, description]): Case => ({
+      name,
+      token: () => sign(claims(overrides())),
+      status: 401,
+      challenge: invalidToken(description),
+    }),
+  ),
   {
     name: 'no client_id or azp',
     token: () => sign(claims({ client_id: undefined })),
     status: 401,
-    challenge: invalidToken('The token names no client'),
+    challenge: invalidToken('The token lacks the required claim client_id'),
+  },
+  {
+    name: 'an empty sub',
+    token: () => sign(claims({ sub: '' })),
+    status: 401,
+    challenge: invalidToken('The token lacks the required claim sub'),
+  },
+  {
+    name: 'jti as a number',
+    token: () => sign(claims({ jti: 7 })),
+    status: 401,
+    challenge: invalidToken('The token has a malformed jti'),
+  },
+  {
+    name: 'client_id as a number',
+    token: () => sign(claims({ client_id: 7 })),
+    status: 401,
+    challenge: invalidToken('The token has a malformed client_id'),
+  },
+  {
+    name: 'iat as a string',
+    token: () => sign(claims({ iat: String(now()) })),
+    status: 401,
+    challenge: invalidToken('The token has a malformed issue time'),
+  },
+  {
+    name: 'an expiry just inside the maximum token age (24h)',
+    token: () => sign(claims({ exp: now() + 86_400 })),
+    status: 200,
   },
   {
     name: 'a sender constraint (cnf)',
@@ -434,7 +493,7 @@ const cases: Case[] = [
     name: 'sub as a number',
     token: () => sign(claims({ sub: 42 })),
     status: 401,
-    challenge: invalidToken('The token has a malformed subject'),
+    challenge: invalidToken('The token has a malformed sub'),
   },
   // Malformed
   {
@@ -491,7 +550,8 @@ const cases: Case[] = [
     token: () => sign(claims({ scope: 'other' })),
     status: 403,
     challenge:
-      'Bearer error="insufficient_scope", scope="other tools:read", resource_metadata="{rm}", error_description="The token lacks a scope this request needs"',
+      // The scopes the request needs, never the token's own (`other`).
+      'Bearer error="insufficient_scope", scope="tools:read", resource_metadata="{rm}", error_description="The token lacks a scope this request needs"',
   },
   // HMAC, when configured
   {
@@ -550,4 +610,219 @@ describe('crafted tokens and requests', () => {
       if (sent.length > 16) expect(body).not.toContain(sent);
     });
   }
+});
+
+describe('relaxing or tightening the RFC 9068 rules', () => {
+  /** Each option, and the strict cases it lets through: every other case stays refused with its description. */
+  const relaxations: Array<[string, Partial<OAuthOptions>, string[]]> = [
+    ["requiredClaims without 'iat'", { requiredClaims: ['sub', 'jti', 'client_id'] }, ['no iat']],
+    ["requiredClaims without 'sub'", { requiredClaims: ['iat', 'jti', 'client_id'] }, ['no sub']],
+    ["requiredClaims without 'jti'", { requiredClaims: ['iat', 'sub', 'client_id'] }, ['no jti']],
+    [
+      "requiredClaims without 'client_id'",
+      { requiredClaims: ['iat', 'sub', 'jti'] },
+      ['azp standing in for client_id'],
+    ],
+    [
+      "maxTokenAge '3651d'",
+      { maxTokenAge: '3651d' },
+      ['an expiry ten years ahead', 'an iat thirty days old'],
+    ],
+  ];
+  const relaxed = new Map<string, ProtectedServer>();
+  beforeAll(async () => {
+    for (const [name, options] of relaxations) {
+      relaxed.set(
+        name,
+        await startProtectedServer((resource) =>
+          oauth({ resource, authorizationServers: [keys.issuer], ...options }),
+        ),
+      );
+    }
+  });
+  afterAll(async () => {
+    for (const s of relaxed.values()) await s.close();
+  });
+
+  async function status(target: ProtectedServer, overrides: Record<string, unknown>) {
+    const token = await sign(claims({ aud: target.resource, ...overrides }));
+    const res = await postJsonRpc(target.url, initializeRequest(), { authorization: `Bearer ${token}` });
+    await res.body?.cancel();
+    return { status: res.status, challenge: res.headers.get('www-authenticate') };
+  }
+
+  for (const [name, , accepted] of relaxations) {
+    it(`${name} accepts ${accepted.join(' and ')}, and nothing else it refused`, async () => {
+      const target = relaxed.get(name)!;
+      for (const [strictCase, overrides, description] of STRICT_CASES) {
+        const answer = await status(target, overrides());
+        if (accepted.includes(strictCase)) {
+          expect(answer, strictCase).toEqual({ status: 200, challenge: null });
+        } else {
+          expect(answer.status, strictCase).toBe(401);
+          expect(answer.challenge, strictCase).toContain(`error_description="${description}"`);
+        }
+      }
+      // Without client_id, azp stands in; a token naming no client at all is still refused.
+      expect((await status(target, { client_id: undefined })).challenge).toMatch(/names no client|client_id/);
+    });
+  }
+
+  it('tightens: a shorter maxTokenAge refuses a 5-minute token, and requiredClaims can demand more claims', async () => {
+    const short = await startProtectedServer((resource) =>
+      oauth({ resource, authorizationServers: [keys.issuer], maxTokenAge: '1m' }),
+    );
+    const more = await startProtectedServer((resource) =>
+      oauth({
+        resource,
+        authorizationServers: [keys.issuer],
+        requiredClaims: ['iat', 'sub', 'jti', 'client_id', 'auth_time'],
+      }),
+    );
+    try {
+      expect((await status(short, {})).challenge).toContain(
+        'error_description="The token expires too far in the future (exp is beyond the maximum token age)"',
+      );
+      expect((await status(short, { exp: now() + 50 })).status).toBe(200);
+      expect((await status(more, {})).challenge).toContain(
+        'error_description="The token lacks the required claim auth_time"',
+      );
+      expect((await status(more, { auth_time: now() })).status).toBe(200);
+    } finally {
+      await short.close();
+      await more.close();
+    }
+  });
+});
+
+describe('HMAC secrets with several issuers', () => {
+  const A = { issuer: 'https://a.example', hmacSecret: 'secret-of-issuer-a-at-least-32-bytes!' };
+  const B = { issuer: 'https://b.example', hmacSecret: 'secret-of-issuer-b-at-least-32-bytes!' };
+  let target: ProtectedServer;
+  beforeAll(async () => {
+    target = await startProtectedServer((resource) =>
+      oauth({ resource, authorizationServers: [A, B, 'https://c.example'], algorithms: ['RS256', 'HS256'] }),
+    );
+  });
+  afterAll(() => target?.close());
+
+  async function answer(iss: string, secret: string) {
+    const token = await sign(
+      claims({ iss, aud: target.resource }),
+      header({ alg: 'HS256', kid: undefined }),
+      new TextEncoder().encode(secret),
+    );
+    const res = await postJsonRpc(target.url, initializeRequest(), { authorization: `Bearer ${token}` });
+    await res.body?.cancel();
+    return { status: res.status, challenge: res.headers.get('www-authenticate') };
+  }
+
+  it("verifies each issuer's HS256 tokens with that issuer's own secret", async () => {
+    expect((await answer(A.issuer, A.hmacSecret)).status).toBe(200);
+    expect((await answer(B.issuer, B.hmacSecret)).status).toBe(200);
+  });
+
+  it("refuses a token naming one issuer but signed with another issuer's secret", async () => {
+    expect(await answer(B.issuer, A.hmacSecret)).toMatchObject({ status: 401 });
+    expect((await answer(B.issuer, A.hmacSecret)).challenge).toContain(
+      'error_description="The token signature is invalid"',
+    );
+  });
+
+  it('refuses HS256 from an issuer that has no secret', async () => {
+    expect((await answer('https://c.example', A.hmacSecret)).challenge).toContain(
+      'error_description="The token is signed with an algorithm that is not accepted"',
+    );
+  });
+
+  it('refuses a single hmacSecret for several issuers at construction', () => {
+    expect(() =>
+      oauth({
+        resource: 'https://mcp.example/mcp',
+        authorizationServers: [A.issuer, B.issuer],
+        algorithms: ['HS256'],
+        hmacSecret: A.hmacSecret,
+      }),
+    ).toThrow(/hmacSecret is for one authorization server: with several, give each its own hmacSecret/);
+  });
+});
+
+describe('two Authorization headers', () => {
+  /** Sends raw HTTP/1.1 so the two headers arrive as two lines, as a hostile client would send them. */
+  function rawPost(url: URL, headerLines: string[]): Promise<string> {
+    const body = JSON.stringify(initializeRequest());
+    return new Promise((resolve, reject) => {
+      // write, not end: a half-closed socket may be dropped before a slower answer is written.
+      const socket = connect(Number(url.port), url.hostname, () => {
+        socket.write(
+          [
+            `POST ${url.pathname} HTTP/1.1`,
+            `Host: ${url.host}`,
+            'Content-Type: application/json',
+            'Accept: application/json, text/event-stream',
+            `Content-Length: ${Buffer.byteLength(body)}`,
+            'Connection: close',
+            ...headerLines,
+            '',
+            body,
+          ].join('\r\n'),
+        );
+      });
+      let answer = '';
+      socket.on('data', (chunk) => {
+        answer += chunk.toString();
+      });
+      socket.on('end', () => resolve(answer));
+      socket.on('error', reject);
+    });
+  }
+
+  it("are refused under core's Node adapter, which keeps every header line (Node itself keeps only the first)", async () => {
+    const valid = await sign();
+    const answer = await rawPost(server.url, [
+      `Authorization: Bearer ${valid}`,
+      'Authorization: Bearer other',
+    ]);
+    expect(answer).toMatch(/^HTTP\/1\.1 400 /);
+    expect(answer).toContain('error_description="The request has more than one Authorization header"');
+    // The control: one header line with the same token passes.
+    expect(await rawPost(server.url, [`Authorization: Bearer ${valid}`])).toMatch(/^HTTP\/1\.1 200 /);
+  });
+
+  it('are refused through handler.fetch, where the Fetch API joins repeated headers with a comma', async () => {
+    const handler = createMcpHandler({
+      server: fixtureServer(),
+      middleware: [oauth({ resource: server.resource, authorizationServers: [keys.issuer] })],
+    });
+    try {
+      const headers = new Headers({
+        'content-type': 'application/json',
+        accept: 'application/json, text/event-stream',
+      });
+      headers.append('authorization', `Bearer ${await sign()}`);
+      headers.append('authorization', `Bearer ${await sign()}`);
+      const res = await handler.fetch(
+        new Request(server.url, { method: 'POST', headers, body: JSON.stringify(initializeRequest()) }),
+      );
+      expect(res.status).toBe(400);
+      expect(res.headers.get('www-authenticate')).toContain(
+        'error_description="The request has more than one Authorization header"',
+      );
+      const single = await handler.fetch(
+        new Request(server.url, {
+          method: 'POST',
+          headers: {
+            'content-type': 'application/json',
+            accept: 'application/json, text/event-stream',
+            authorization: `Bearer ${await sign()}`,
+          },
+          body: JSON.stringify(initializeRequest()),
+        }),
+      );
+      expect(single.status).toBe(200);
+      await single.body?.cancel();
+    } finally {
+      await handler.close({ drainTimeout: 0 });
+    }
+  });
 });

@@ -17,4 +17,10 @@ export {
   type ProtectedResourceMetadata,
   type ScopeShortfall,
 } from './oauth.js';
-export type { AuthorizationServerOptions, IntrospectionOptions, OAuthOptions } from './options.js';
+export type {
+  AuthorizationServerOptions,
+  IntrospectionOptions,
+  OAuthOptions,
+  RequiredClaim,
+} from './options.js';
+export type { VerifyContext } from './verifier.js';

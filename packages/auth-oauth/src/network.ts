@@ -1,3 +1,9 @@
+import {
+  type AuthorizationServerMetadata,
+  discoverAuthorizationServer,
+  fetchJsonObject,
+} from '@mcp-middleware/core';
+
 /** Thrown inside the verifier when the authorization server cannot answer: the request gets 503, never 401. */
 export class AuthorizationServerUnavailable extends Error {
   constructor(message: string, options?: { cause?: unknown }) {
@@ -12,12 +18,10 @@ export interface FetchJsonResult {
   readonly body: Record<string, unknown> | undefined;
 }
 
-/** Largest metadata, JWKS or introspection answer read. */
-const MAX_RESPONSE_BYTES = 256 * 1024;
-
 /**
- * One request to the authorization server, bounded by `timeoutMs` and by `signal` (aborted on close). Redirects
- * are not followed. Network failures, timeouts and unreadable 200 answers become `AuthorizationServerUnavailable`.
+ * One call to the authorization server through core's `fetchJsonObject`: bounded by `timeoutMs`, by `signal`
+ * (aborted on close) and by 256 KiB, without following redirects. Answers other than 200 come back with their
+ * status; no answer, or an unreadable 200, is `AuthorizationServerUnavailable`.
  */
 export async function fetchJson(
   url: string,
@@ -25,29 +29,19 @@ export async function fetchJson(
   timeoutMs: number,
   signal: AbortSignal,
 ): Promise<FetchJsonResult> {
-  const bounded = AbortSignal.any([AbortSignal.timeout(timeoutMs), signal]);
-  let response: Response;
-  try {
-    response = await fetch(url, { ...init, redirect: 'manual', signal: bounded });
-  } catch (cause) {
-    throw new AuthorizationServerUnavailable(`could not reach ${url}`, { cause });
-  }
-  if (response.status !== 200) {
-    await response.body?.cancel().catch(() => {});
-    return { status: response.status, body: undefined };
-  }
-  if (Number(response.headers.get('content-length')) > MAX_RESPONSE_BYTES) {
-    await response.body?.cancel().catch(() => {});
-    throw new AuthorizationServerUnavailable(`answer from ${url} is too large`);
-  }
-  try {
-    const text = await response.text();
-    if (text.length > MAX_RESPONSE_BYTES) throw new Error('response too large');
-    const body: unknown = JSON.parse(text);
-    if (typeof body !== 'object' || body === null || Array.isArray(body))
-      throw new Error('not a JSON object');
-    return { status: 200, body: body as Record<string, unknown> };
-  } catch (cause) {
-    throw new AuthorizationServerUnavailable(`unreadable answer from ${url}`, { cause });
-  }
+  const outcome = await fetchJsonObject(url, init, { timeoutMs, signal });
+  if (outcome.ok) return { status: 200, body: outcome.body };
+  if (outcome.reason === 'status') return { status: outcome.status, body: undefined };
+  throw new AuthorizationServerUnavailable(`${outcome.reason} answer from ${url}`);
+}
+
+/** An issuer's metadata through core's discovery (the exact issuer comparison health's check makes too). */
+export async function discoverMetadata(
+  issuer: string,
+  timeoutMs: number,
+  signal: AbortSignal,
+): Promise<AuthorizationServerMetadata> {
+  const outcome = await discoverAuthorizationServer(issuer, { timeoutMs, signal });
+  if (!outcome.ok) throw new AuthorizationServerUnavailable(`${issuer}: ${outcome.message}`);
+  return outcome.metadata;
 }

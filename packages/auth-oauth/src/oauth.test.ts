@@ -3,7 +3,6 @@ import { extractBearerToken } from './bearer.js';
 import { ExpiringCache } from './cache.js';
 import { formatChallenge } from './challenge.js';
 import { checkIntrospection, checkJwtHeader } from './claims.js';
-import { metadataUrls } from './discovery.js';
 import { checkToolCalls, metadataPaths, type OAuthOptions, oauth } from './index.js';
 import { type ProtectedServer, READ, startProtectedServer, WRITE } from './test-fixtures.js';
 
@@ -86,7 +85,42 @@ describe('oauth() options', () => {
       { resource: 'https://mcp.example.com/mcp#x' },
       /resource must not have a fragment/,
     ],
-    ['a non-http resource', { resource: 'ftp://mcp.example.com/mcp' }, /resource must use https/],
+    ['a non-http resource', { resource: 'ftp://mcp.example.com/mcp' }, /resource must be an http\(s\) URL/],
+    [
+      'an http issuer on a host that is not loopback',
+      { authorizationServers: ['http://auth.example.com'] },
+      /authorizationServers\[0\]\.issuer must use https \(http is accepted for loopback hosts only\)/,
+    ],
+    [
+      'an http jwksUri on a host that is not loopback',
+      { authorizationServers: [{ issuer: ISSUER, jwksUri: 'http://keys.example.com/jwks' }] },
+      /authorizationServers\[0\]\.jwksUri must use https/,
+    ],
+    [
+      'an http introspection endpoint on a host that is not loopback',
+      { introspection: { endpoint: 'http://auth.example.com/introspect', clientId: 'a', clientSecret: 'b' } },
+      /introspection\.endpoint must use https/,
+    ],
+    ['the same issuer twice', { authorizationServers: [ISSUER, ISSUER] }, /lists an issuer twice/],
+    [
+      "an issuer's short HMAC secret",
+      { authorizationServers: [{ issuer: ISSUER, hmacSecret: 'short' }], algorithms: ['HS256'] },
+      /authorizationServers\[0\]\.hmacSecret must be at least 32 bytes/,
+    ],
+    [
+      'a required claim with a quote',
+      { requiredClaims: ['a"b'] },
+      /requiredClaims has an invalid claim name/,
+    ],
+    ['requiredClaims that is not a list', { requiredClaims: 'jti' }, /requiredClaims must be an array/],
+    ['a zero maxTokenAge', { maxTokenAge: 0 }, /maxTokenAge must be more than 0/],
+    ['a malformed maxTokenAge', { maxTokenAge: 'long' }, /maxTokenAge must be/],
+    [
+      'an introspection limit of zero calls',
+      { introspection: { clientId: 'a', clientSecret: 'b', clientLimit: { calls: 0, per: '1m' } } },
+      /clientLimit must allow at least one call/,
+    ],
+    ['a clock that is not a function', { clock: 5 }, /clock must be a function/],
     ['no authorization servers', { authorizationServers: [] }, /authorizationServers must list at least one/],
     [
       'an issuer with a query',
@@ -128,6 +162,19 @@ describe('oauth() options', () => {
       expect(() => oauth({ ...base, ...options } as OAuthOptions)).toThrow(message);
     });
   }
+
+  it('accepts http for loopback issuers, JWKS and introspection endpoints (local development)', () => {
+    expect(() =>
+      oauth({
+        ...base,
+        authorizationServers: [
+          'http://localhost:8080/realms/dev',
+          { issuer: 'http://127.0.0.1:9000', jwksUri: 'http://[::1]:9000/jwks' },
+        ],
+        introspection: { endpoint: 'http://127.0.0.1:9000/introspect', clientId: 'a', clientSecret: 'b' },
+      }),
+    ).not.toThrow();
+  });
 
   it('accepts issuers with their own JWKS URL and defaults the supported scopes to every scope it names', () => {
     const m = oauth({
@@ -287,19 +334,5 @@ describe('ExpiringCache', () => {
     const cache = new ExpiringCache<number>(0);
     cache.set('a', 1, 100, 0);
     expect(cache.size).toBe(0);
-  });
-});
-
-describe('metadataUrls', () => {
-  it('tries RFC 8414 then OpenID discovery, inserting the issuer path as the MCP spec orders', () => {
-    expect(metadataUrls('https://as.example')).toEqual([
-      'https://as.example/.well-known/oauth-authorization-server',
-      'https://as.example/.well-known/openid-configuration',
-    ]);
-    expect(metadataUrls('https://as.example/tenant/1')).toEqual([
-      'https://as.example/.well-known/oauth-authorization-server/tenant/1',
-      'https://as.example/.well-known/openid-configuration/tenant/1',
-      'https://as.example/tenant/1/.well-known/openid-configuration',
-    ]);
   });
 });

@@ -9,10 +9,10 @@ import {
   toolScopes,
 } from '@mcp-middleware/core';
 import { extractBearerToken } from './bearer.js';
-import { formatChallenge, SCOPE_TOKEN } from './challenge.js';
+import { formatChallenge } from './challenge.js';
 import { OAuthError } from './errors.js';
 import { type OAuthOptions, resolveOptions } from './options.js';
-import { TokenVerifier } from './verifier.js';
+import { TokenVerifier, type VerifyContext } from './verifier.js';
 
 /** The RFC 9728 protected resource metadata document. */
 export interface ProtectedResourceMetadata {
@@ -34,9 +34,10 @@ export interface OAuthMiddleware extends Middleware {
   readonly resourceMetadataUrl: string;
   /**
    * Verifies a bearer token as the HTTP layer does (without scope checks). Resolves to its `AuthInfo`; rejects
-   * with an `OAuthError`: `unauthorized` (401, with the challenge in `headers`) or `unavailable` (503).
+   * with an `OAuthError`: `unauthorized` (401, with the challenge in `headers`), `unavailable` (503), or
+   * `rate_limited` (429: `context.clientAddress` caused too many introspection calls).
    */
-  verify(token: string): Promise<AuthInfo>;
+  verify(token: string, context?: VerifyContext): Promise<AuthInfo>;
   close(): Promise<void>;
 }
 
@@ -126,9 +127,14 @@ export function oauth(options: OAuthOptions): OAuthMiddleware {
     scope: config.requiredScopes,
   });
 
-  async function verify(token: string): Promise<AuthInfo> {
-    const outcome = await verifier.verify(token);
+  async function verify(token: string, context?: VerifyContext): Promise<AuthInfo> {
+    const outcome = await verifier.verify(token, context);
     if (outcome.ok) return outcome.authInfo;
+    if (outcome.error === 'rate_limited') {
+      throw new OAuthError('rate_limited', `Too Many Requests: ${outcome.description}`, {
+        headers: { 'retry-after': String(outcome.retryAfter) },
+      });
+    }
     if (outcome.error === 'unavailable') {
       throw new OAuthError(
         'unavailable',
@@ -145,17 +151,14 @@ export function oauth(options: OAuthOptions): OAuthMiddleware {
     });
   }
 
-  /** The 403 asks for what the token has plus what is missing, so a step-up loses nothing already granted. */
-  const stepUp = (authInfo: AuthInfo, needed: readonly string[], message: string) =>
+  /**
+   * The 403 names the scopes this request needs (`requiredScopes` and the tool's), never the token's own: the MCP
+   * step-up asks for what the operation needs, and the client adds what it already holds.
+   */
+  const stepUp = (needed: readonly string[], message: string) =>
     challenge('forbidden', message, {
       error: 'insufficient_scope',
-      scope: [
-        ...new Set([
-          ...authInfo.scopes.filter((s) => SCOPE_TOKEN.test(s)),
-          ...config.requiredScopes,
-          ...needed,
-        ]),
-      ],
+      scope: [...new Set([...config.requiredScopes, ...needed])],
       description: 'The token lacks a scope this request needs',
     });
 
@@ -169,15 +172,15 @@ export function oauth(options: OAuthOptions): OAuthMiddleware {
         description: extracted.description,
       });
     }
-    const authInfo = await verify(extracted.token);
+    // A runtime that gives no address puts every client in one bucket: limited together rather than not at all.
+    const authInfo = await verify(extracted.token, { clientAddress: ctx.clientAddress ?? 'unknown' });
     const missing = config.requiredScopes.filter((s) => !authInfo.scopes.includes(s));
     if (missing.length > 0)
-      throw stepUp(authInfo, missing, `Forbidden: this server requires scope ${missing.join(' ')}`);
+      throw stepUp(missing, `Forbidden: this server requires scope ${missing.join(' ')}`);
     if (config.toolScopes && req.method === 'POST') {
       const shortfall = checkToolCalls(await ctx.body(), config.toolScopes, authInfo);
       if (!shortfall.ok) {
         throw stepUp(
-          authInfo,
           shortfall.required,
           `Forbidden: this tool requires scope ${shortfall.required.join(' ')}`,
         );

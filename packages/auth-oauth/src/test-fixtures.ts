@@ -64,6 +64,8 @@ export interface TestAuthorizationServer {
   readonly issuer: string;
   /** The resource identifier tokens are issued for; set once the MCP server knows its URL. */
   resource: string;
+  /** Introspection requests it has answered. */
+  readonly introspections: number;
   clientCredentialsToken(
     client: { id: string; secret: string },
     params: { resource: string; scope?: string },
@@ -144,7 +146,12 @@ export async function startAuthorizationServer(): Promise<TestAuthorizationServe
   });
   // oidc-provider warns about its development-only settings on every start; the tests know.
   provider.on('server_error', (_ctx, error) => console.error('authorization server error:', error));
-  http.on('request', provider.callback());
+  const counts = { introspections: 0 };
+  const callback = provider.callback();
+  http.on('request', (req: IncomingMessage, res: ServerResponse) => {
+    if (req.url?.startsWith('/token/introspection')) counts.introspections++;
+    callback(req, res);
+  });
 
   const basic = (client: { id: string; secret: string }) =>
     `Basic ${Buffer.from(`${client.id}:${client.secret}`).toString('base64')}`;
@@ -153,6 +160,9 @@ export async function startAuthorizationServer(): Promise<TestAuthorizationServe
     issuer,
     get resource() {
       return state.resource;
+    },
+    get introspections() {
+      return counts.introspections;
     },
     set resource(value: string) {
       state.resource = value;
@@ -347,30 +357,48 @@ export type KeyServerMode = 'ok' | 'error' | 'hang';
 
 export interface KeyServer {
   readonly issuer: string;
-  readonly jwksUri: string;
-  /** Keys served at `jwksUri`. */
+  /** The `jwks_uri` its metadata names; change it to move the keys. */
+  jwksUri: string;
+  /** Keys served at `/jwks`. */
   keys: JWK[];
+  /** Keys served at `/jwks-next`. */
+  nextKeys: JWK[];
+  /** More fields for its metadata (an `introspection_endpoint`, say). */
+  metadata: Record<string, unknown>;
   mode: KeyServerMode;
   /** Requests answered, by path. */
   readonly hits: Map<string, number>;
+  /** Stops listening (connections refused) until `start()`, which listens on the same port again. */
+  stop(): Promise<void>;
+  start(): Promise<void>;
   close(): Promise<void>;
 }
 
-/** A minimal issuer for crafted tokens: OpenID discovery and a JWKS, which can fail or hang on demand. */
+/** A minimal issuer for crafted tokens: OpenID discovery and a JWKS, which can fail, hang or stop on demand. */
 export async function startKeyServer(keys: JWK[] = []): Promise<KeyServer> {
   const hanging: ServerResponse[] = [];
   const http = createServer();
   const issuer = await listen(http);
+  const port = (http.address() as AddressInfo).port;
+  const stop = () => {
+    for (const res of hanging.splice(0)) res.destroy();
+    return http.listening ? closeServer(http) : Promise.resolve();
+  };
   const state: KeyServer = {
     issuer,
     jwksUri: `${issuer}/jwks`,
     keys,
+    nextKeys: [],
+    metadata: {},
     mode: 'ok',
     hits: new Map(),
-    close: () => {
-      for (const res of hanging) res.destroy();
-      return closeServer(http);
-    },
+    stop,
+    start: () =>
+      new Promise<void>((resolve, reject) => {
+        http.once('error', reject);
+        http.listen(port, '127.0.0.1', () => resolve());
+      }),
+    close: stop,
   };
   http.on('request', (req: IncomingMessage, res: ServerResponse) => {
     const path = new URL(req.url ?? '/', issuer).pathname;
@@ -385,8 +413,10 @@ export async function startKeyServer(keys: JWK[] = []): Promise<KeyServer> {
     }
     const json = (body: unknown) =>
       res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify(body));
-    if (path === '/.well-known/openid-configuration') json({ issuer, jwks_uri: state.jwksUri });
+    if (path === '/.well-known/openid-configuration')
+      json({ issuer, jwks_uri: state.jwksUri, ...state.metadata });
     else if (path === '/jwks') json({ keys: state.keys });
+    else if (path === '/jwks-next') json({ keys: state.nextKeys });
     else res.writeHead(404).end();
   });
   return state;

@@ -1,13 +1,12 @@
-import type { AuthInfo } from '@mcp-middleware/core';
+import { createHash } from 'node:crypto';
+import { type AuthInfo, httpUrlOption } from '@mcp-middleware/core';
 import {
   type CryptoKey,
   compactVerify,
-  createRemoteJWKSet,
   decodeProtectedHeader,
   errors,
   type FlattenedJWSInput,
   type JWSHeaderParameters,
-  type KeyObject,
 } from 'jose';
 import { ExpiringCache } from './cache.js';
 import {
@@ -17,20 +16,29 @@ import {
   checkJwtHeader,
   type TokenDecision,
 } from './claims.js';
-import { type AuthorizationServerMetadata, discoverMetadata } from './discovery.js';
+import { KeySets } from './key-sets.js';
 import { AuthorizationServerUnavailable, fetchJson } from './network.js';
-import type { ResolvedOptions } from './options.js';
+import type { ResolvedAuthorizationServer, ResolvedOptions } from './options.js';
 
 /** The verifier's verdict: a token is good, bad (401), or cannot be judged now (503). */
 export type VerifyOutcome =
   | { ok: true; authInfo: AuthInfo }
   | { ok: false; error: 'invalid_token'; description: string }
-  | { ok: false; error: 'unavailable'; description: string };
+  | { ok: false; error: 'unavailable'; description: string }
+  | { ok: false; error: 'rate_limited'; description: string; retryAfter: number };
 
-type KeyResolver = (
-  header: JWSHeaderParameters,
-  token: FlattenedJWSInput,
-) => Promise<CryptoKey | KeyObject | Uint8Array>;
+type KeyResolver = (header: JWSHeaderParameters, token: FlattenedJWSInput) => Promise<CryptoKey>;
+
+/** Where a token came from, for the per-client introspection limit. */
+export interface VerifyContext {
+  /** The client's address; without one, the introspection calls the token causes are not limited. */
+  readonly clientAddress?: string | undefined;
+}
+
+/** Most client addresses whose introspection calls are counted at once. */
+const MAX_COUNTED_CLIENTS = 10_000;
+
+const sha256 = (token: string) => createHash('sha256').update(token).digest('base64url');
 
 /** Longest token looked at; anything longer is refused before parsing. */
 const MAX_TOKEN_LENGTH = 8192;
@@ -71,14 +79,14 @@ const decodeJsonSegment = (segment: string) =>
 export class TokenVerifier {
   readonly #options: ResolvedOptions;
   readonly #policy: ClaimsPolicy;
+  readonly #servers: ReadonlyMap<string, ResolvedAuthorizationServer>;
   readonly #tokens: ExpiringCache<AuthInfo>;
   readonly #introspected: ExpiringCache<AuthInfo>;
-  readonly #metadata = new Map<
-    string,
-    { promise: Promise<AuthorizationServerMetadata>; expiresAt: number }
-  >();
-  readonly #jwks = new Map<string, KeyResolver>();
+  /** Refusals by introspection, keyed by the token's hash: random tokens cost 43 bytes each, not 8 KiB. */
+  readonly #refused: ExpiringCache<string>;
+  readonly #introspectionCalls: ExpiringCache<{ count: number; resetAt: number }>;
   readonly #closing = new AbortController();
+  readonly #keySets: KeySets;
 
   constructor(options: ResolvedOptions) {
     this.#options = options;
@@ -87,22 +95,30 @@ export class TokenVerifier {
       resource: options.resource,
       clockTolerance: options.clockToleranceSec,
       requireAtJwtType: options.requireAtJwtType,
+      requiredClaims: options.requiredClaims,
+      maxTokenAge: options.maxTokenAgeSec,
     };
+    this.#servers = new Map(options.servers.map((s) => [s.issuer, s]));
     this.#tokens = new ExpiringCache(options.tokenCacheMax);
     this.#introspected = new ExpiringCache(options.introspection?.cacheMax ?? 0);
+    this.#refused = new ExpiringCache(options.introspection?.cacheMax ?? 0);
+    this.#introspectionCalls = new ExpiringCache(
+      options.introspection?.clientLimit ? MAX_COUNTED_CLIENTS : 0,
+    );
+    this.#keySets = new KeySets(options, this.#closing.signal);
   }
 
-  async verify(token: string): Promise<VerifyOutcome> {
+  async verify(token: string, context: VerifyContext = {}): Promise<VerifyOutcome> {
     if (this.#closing.signal.aborted) return unavailable;
     if (token.length > MAX_TOKEN_LENGTH) return invalid('The token is too long');
-    const now = Date.now();
+    const now = this.#options.clock();
     const cached = this.#tokens.get(token, now) ?? this.#introspected.get(token, now);
     if (cached) return { ok: true, authInfo: { ...cached, scopes: [...cached.scopes] } };
     try {
       const segments = token.split('.');
       if (segments.length === 3) return await this.#verifyJwt(token, segments, now);
       if (segments.length === 5) return invalid('Encrypted tokens are not accepted');
-      if (this.#options.introspection) return await this.#introspect(token, now);
+      if (this.#options.introspection) return await this.#introspect(token, now, context);
       return invalid('The token is not a JWT');
     } catch (error) {
       if (error instanceof AuthorizationServerUnavailable) return unavailable;
@@ -126,10 +142,17 @@ export class TokenVerifier {
     if (typeof issuer !== 'string' || !this.#policy.issuers.has(issuer)) {
       return invalid('The token is from an untrusted issuer');
     }
-    const alg = header.alg!;
+    let key: Uint8Array | KeyResolver;
+    if (header.alg!.startsWith('HS')) {
+      // Each issuer's own secret: one issuer's secret never verifies another's tokens.
+      const secret = this.#servers.get(issuer)!.hmacKey;
+      if (!secret) return invalid('The token is signed with an algorithm that is not accepted');
+      key = secret;
+    } else {
+      key = (h, t) => this.#keySets.key(issuer, h, t);
+    }
     let payload: Uint8Array;
     try {
-      const key = alg.startsWith('HS') ? this.#options.hmacKey! : await this.#keysOf(issuer);
       payload = await this.#verifySignature(token, key);
     } catch (error) {
       if (error instanceof AuthorizationServerUnavailable) throw error;
@@ -162,57 +185,42 @@ export class TokenVerifier {
     }
   }
 
-  /** The key resolver of an issuer's JWKS, found through its metadata unless configured. */
-  async #keysOf(issuer: string): Promise<KeyResolver> {
-    const existing = this.#jwks.get(issuer);
-    if (existing) return existing;
-    const server = this.#options.servers.find((s) => s.issuer === issuer)!;
-    const jwksUri = server.jwksUri ?? (await this.#metadataOf(issuer)).jwks_uri;
-    if (typeof jwksUri !== 'string')
-      throw new AuthorizationServerUnavailable(`${issuer} publishes no jwks_uri`);
-    const remote = createRemoteJWKSet(new URL(jwksUri), {
-      timeoutDuration: Math.ceil(this.#options.timeoutMs),
-      cooldownDuration: this.#options.jwksCooldownMs,
-      cacheMaxAge: this.#options.metadataTtlMs,
-    });
-    const resolver: KeyResolver = async (header, token) => {
-      try {
-        return await remote(header, token);
-      } catch (error) {
-        // A key that is not there is the token's fault; anything else (network, timeout, bad JSON) is the server's.
-        if (
-          error instanceof errors.JWKSNoMatchingKey ||
-          error instanceof errors.JWKSMultipleMatchingKeys ||
-          error instanceof errors.JOSENotSupported
-        ) {
-          throw error;
-        }
-        throw new AuthorizationServerUnavailable(`JWKS of ${issuer} could not be read`, { cause: error });
-      }
-    };
-    this.#jwks.set(issuer, resolver);
-    return resolver;
-  }
-
-  /** Metadata per issuer, fetched once per `metadataTtl`; a failed fetch is forgotten so the next request retries. */
-  #metadataOf(issuer: string): Promise<AuthorizationServerMetadata> {
-    const now = Date.now();
-    const entry = this.#metadata.get(issuer);
-    if (entry && now < entry.expiresAt) return entry.promise;
-    const promise = discoverMetadata(issuer, this.#options.timeoutMs, this.#closing.signal);
-    const fresh = { promise, expiresAt: now + this.#options.metadataTtlMs };
-    this.#metadata.set(issuer, fresh);
-    promise.catch(() => {
-      if (this.#metadata.get(issuer) === fresh) this.#metadata.delete(issuer);
-    });
-    return promise;
-  }
-
-  async #introspect(token: string, now: number): Promise<VerifyOutcome> {
+  async #introspect(token: string, now: number, context: VerifyContext): Promise<VerifyOutcome> {
     const config = this.#options.introspection!;
-    const endpoint = config.endpoint ?? (await this.#metadataOf(config.issuer)).introspection_endpoint;
+    const hash = sha256(token);
+    const refused = this.#refused.get(hash, now);
+    if (refused !== undefined) return invalid(refused);
+    if (config.clientLimit && context.clientAddress !== undefined) {
+      const key = context.clientAddress;
+      const window = this.#introspectionCalls.get(key, now) ?? {
+        count: 0,
+        resetAt: now + config.clientLimit.perMs,
+      };
+      if (window.count >= config.clientLimit.calls) {
+        return {
+          ok: false,
+          error: 'rate_limited',
+          description: 'Too many unknown tokens from this client',
+          retryAfter: Math.max(1, Math.ceil((window.resetAt - now) / 1000)),
+        };
+      }
+      window.count++;
+      this.#introspectionCalls.set(key, window, window.resetAt, now);
+    }
+    const endpoint = config.endpoint ?? (await this.#keySets.metadata(config.issuer)).introspection_endpoint;
     if (typeof endpoint !== 'string') {
       throw new AuthorizationServerUnavailable(`${config.issuer} publishes no introspection_endpoint`);
+    }
+    try {
+      httpUrlOption(endpoint, 'introspection_endpoint');
+    } catch (cause) {
+      // Our client secret must not travel in clear.
+      throw new AuthorizationServerUnavailable(
+        `${config.issuer} publishes an insecure introspection_endpoint`,
+        {
+          cause,
+        },
+      );
     }
     const { status, body } = await fetchJson(
       endpoint,
@@ -240,7 +248,10 @@ export class TokenVerifier {
       },
       Math.floor(now / 1000),
     );
-    if (!decision.ok) return invalid(decision.description);
+    if (!decision.ok) {
+      this.#refused.set(hash, decision.description, now + config.negativeCacheTtlMs, now);
+      return invalid(decision.description);
+    }
     const exp = decision.authInfo.expiresAt;
     const until = Math.min(
       now + config.cacheTtlMs,
@@ -254,7 +265,8 @@ export class TokenVerifier {
     this.#closing.abort();
     this.#tokens.clear();
     this.#introspected.clear();
-    this.#metadata.clear();
-    this.#jwks.clear();
+    this.#refused.clear();
+    this.#introspectionCalls.clear();
+    this.#keySets.clear();
   }
 }

@@ -13,6 +13,12 @@ export {
   RpcErrorCode,
 } from './errors.js';
 export {
+  DEFAULT_MAX_JSON_BYTES,
+  fetchJsonObject,
+  type JsonFetchOptions,
+  type JsonFetchOutcome,
+} from './fetch-json.js';
+export {
   type ConnectableServer,
   createMcpHandler,
   createMiddlewareHandler,
@@ -24,6 +30,15 @@ export {
   type SessionOptions,
   type UpstreamFetch,
 } from './handler.js';
+export {
+  type AuthorizationServerMetadata,
+  compareIssuer,
+  type DiscoveryOptions,
+  type DiscoveryOutcome,
+  discoverAuthorizationServer,
+  type IssuerComparison,
+  metadataUrls,
+} from './issuer.js';
 export { type NodeListener, type NodeServer, type ServeOptions, serve, toNodeListener } from './node.js';
 export { checkOrigin, isLoopbackHostname, loopbackHosts, type OriginPolicy } from './origin.js';
 export {
@@ -34,6 +49,13 @@ export {
   progressReporter,
 } from './progress.js';
 export type { RateLimitDecision, RateLimitPolicy, RateLimitStore } from './rate-limit.js';
+export {
+  isScopeToken,
+  policyScopes,
+  SCOPE_TOKEN,
+  scopeListOption,
+  toolScopePolicyOption,
+} from './scope-syntax.js';
 export {
   checkToolScopes,
   INSUFFICIENT_SCOPE_CODE,
@@ -58,3 +80,4 @@ export type {
   RpcNext,
   RpcResult,
 } from './types.js';
+export { type HttpUrlRules, httpUrlOption } from './url-option.js';

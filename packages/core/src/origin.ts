@@ -13,9 +13,13 @@ export function loopbackHosts(port: number): string[] {
   return [`localhost:${port}`, `127.0.0.1:${port}`, `[::1]:${port}`, 'localhost', '127.0.0.1', '[::1]'];
 }
 
+/** `localhost`, `::1` or an address in 127.0.0.0/8 (not a name such as `127.example.com`). */
 export function isLoopbackHostname(hostname: string): boolean {
   return (
-    hostname === 'localhost' || hostname === '::1' || hostname === '[::1]' || hostname.startsWith('127.')
+    hostname === 'localhost' ||
+    hostname === '::1' ||
+    hostname === '[::1]' ||
+    /^127\.\d{1,3}\.\d{1,3}\.\d{1,3}$/.test(hostname)
   );
 }
 

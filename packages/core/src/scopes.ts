@@ -1,4 +1,5 @@
 import type { ListToolsResult } from '@modelcontextprotocol/sdk/types.js';
+import { toolScopePolicyOption } from './scope-syntax.js';
 import type { AuthInfo, Middleware, RpcCall } from './types.js';
 
 /**
@@ -45,9 +46,11 @@ export const INSUFFICIENT_SCOPE_CODE = -32003;
 /**
  * Per-tool scopes on the RPC layer: `tools/list` shows only the tools the caller may call, and `tools/call`
  * of any other tool is refused with error -32003 naming the missing scopes. Works with any auth middleware that
- * sets `AuthInfo.scopes` (API keys, OAuth, your own).
+ * sets `AuthInfo.scopes` (API keys, OAuth, your own). Throws a `TypeError` for a policy whose scopes are not
+ * RFC 6749 scope tokens (they could never be granted).
  */
-export function toolScopes(policy: ToolScopePolicy): Middleware {
+export function toolScopes(toolPolicy: ToolScopePolicy): Middleware {
+  const policy = toolScopePolicyOption(toolPolicy, 'toolScopes: policy');
   return {
     name: 'tool-scopes',
     async rpc(call: RpcCall, next) {

@@ -111,9 +111,45 @@ describe('oauthServerCheck', () => {
     ]);
   });
 
-  it('refuses an issuer that is not an absolute http(s) URL', () => {
-    expect(() => oauthServerCheck('as.example')).toThrow(/issuer must be an absolute URL/);
+  it('refuses an issuer that is not an absolute https URL (http only on loopback), as auth-oauth does', () => {
+    expect(() => oauthServerCheck('as.example')).toThrow(/issuer must be an absolute http\(s\) URL/);
     expect(() => oauthServerCheck('ftp://as.example')).toThrow(/http\(s\)/);
-    expect(() => oauthServerCheck('https://as.example/?tenant=1')).toThrow(/query or fragment/);
+    expect(() => oauthServerCheck('http://as.example')).toThrow(
+      /issuer must use https \(http is accepted for loopback hosts only\)/,
+    );
+    expect(() => oauthServerCheck('https://as.example/?tenant=1')).toThrow(/issuer must not have a query/);
+    expect(() => oauthServerCheck('https://as.example/#x')).toThrow(/issuer must not have a fragment/);
+    expect(() => oauthServerCheck('https://as.example', { metadataUrl: 'http://as.example/m' })).toThrow(
+      /metadataUrl must use https/,
+    );
+  });
+
+  it('compares the issuer exactly, as token validation does: a trailing slash more fails, and says so', async () => {
+    const as = await startAuthorizationServer();
+    const s = await startWith(oauthServerCheck(`${as.issuer}/`));
+    const ready = await probe(s.baseUrl, '/readyz');
+    expect(ready.status).toBe(503);
+    expect(checkIn(ready.body, 'oauth-server')!['output']).toBe(
+      'metadata names the issuer with a different trailing slash: configure it exactly as published',
+    );
+  });
+
+  it('fails on a metadata document over 256 KiB, and does not follow redirects', async () => {
+    const server = createServer((req, res) => {
+      if (req.url === '/big') res.writeHead(200).end(`{"issuer":"x","pad":"${'a'.repeat(300 * 1024)}"}`);
+      else res.writeHead(302, { location: '/big' }).end();
+    });
+    servers.push(server);
+    server.listen(0, '127.0.0.1');
+    await once(server, 'listening');
+    const origin = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+    const big = await startWith(oauthServerCheck(origin, { metadataUrl: `${origin}/big` }));
+    expect(checkIn((await probe(big.baseUrl, '/readyz')).body, 'oauth-server')!['output']).toBe(
+      'metadata is larger than 256 KiB',
+    );
+    const moved = await startWith(oauthServerCheck(origin, { metadataUrl: `${origin}/moved` }));
+    expect(checkIn((await probe(moved.baseUrl, '/readyz')).body, 'oauth-server')!['output']).toBe(
+      'metadata not available (HTTP 302)',
+    );
   });
 });
