@@ -20,8 +20,9 @@ export {
   type ServerFactoryContext,
   type SessionOptions,
 } from './handler.js';
+export { messageCountOf } from './messages.js';
 export { type NodeListener, type NodeServer, type ServeOptions, serve, toNodeListener } from './node.js';
-export { checkOrigin, isLoopbackHostname, loopbackHosts, type OriginPolicy } from './origin.js';
+export { checkOrigin, isLoopbackHostname, isProbeHost, loopbackHosts, type OriginPolicy } from './origin.js';
 export {
   type ProgressExtra,
   type ProgressOptions,

@@ -9,6 +9,7 @@ import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/
 import type { ClientCapabilities } from '@modelcontextprotocol/sdk/types.js';
 import { createMcpHandler, type McpHandler, type McpHandlerOptions } from '../handler.js';
 import { type NodeServer, serve } from '../node.js';
+import type { Middleware } from '../types.js';
 
 export { type ContractTestApi, rateLimitStoreContract } from './rate-limit-store-contract.js';
 
@@ -84,6 +85,16 @@ export function postJsonRpc(
     body: typeof body === 'string' ? body : JSON.stringify(body),
   });
 }
+
+/** Takes the caller's identity from an `x-who` header (client id = the header), so a test can play several principals. */
+export const identifyByHeader: Middleware = {
+  name: 'identify',
+  async http(req, ctx, next) {
+    const who = req.headers.get('x-who');
+    if (who) ctx.authInfo = { token: who, clientId: who, scopes: [] };
+    return next();
+  },
+};
 
 /** An `initialize` request body. */
 export function initializeRequest(id: number | string = 1): unknown {
