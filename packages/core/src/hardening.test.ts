@@ -11,6 +11,7 @@ import {
   identifyByHeader,
   initializeRequest,
   newProbe,
+  openPartialUpload,
   postJsonRpc,
   startTestServer,
   type TestServer,
@@ -306,12 +307,7 @@ describe('hardening', () => {
         middleware: [watcher],
         onError: (e) => reported.push(e),
       });
-      const socket = connect(Number(s.baseUrl.port), '127.0.0.1');
-      await new Promise((resolve) => socket.once('connect', resolve));
-      socket.write(
-        `POST /mcp HTTP/1.1\r\nHost: 127.0.0.1:${s.baseUrl.port}\r\ncontent-type: application/json\r\n` +
-          'accept: application/json, text/event-stream\r\ncontent-length: 100000\r\n\r\n{"jsonrpc":"2.0",',
-      );
+      const socket = await openPartialUpload(s.url);
       await waitFor(() => arrived, 'the request to arrive');
       socket.destroy();
       await waitFor(() => statuses.length === 1, 'the aborted request to be answered');

@@ -3,6 +3,7 @@
  * SDK's own client. Used by every package's tests; plugin authors can use them too.
  */
 import { createRequire } from 'node:module';
+import { connect, type Socket } from 'node:net';
 import { pathToFileURL } from 'node:url';
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
@@ -95,6 +96,21 @@ export const identifyByHeader: Middleware = {
     return next();
   },
 };
+
+/**
+ * Starts a JSON POST to `url` that declares a large body and sends only its first bytes, as a client that goes
+ * away mid-upload does: destroy the returned socket to abort.
+ */
+export async function openPartialUpload(url: URL): Promise<Socket> {
+  const socket = connect(Number(url.port), url.hostname);
+  socket.on('error', () => {});
+  await new Promise((resolve) => socket.once('connect', resolve));
+  socket.write(
+    `POST ${url.pathname} HTTP/1.1\r\nHost: ${url.host}\r\ncontent-type: application/json\r\n` +
+      'accept: application/json, text/event-stream\r\ncontent-length: 100000\r\n\r\n{"jsonrpc":"2.0",',
+  );
+  return socket;
+}
 
 /** An `initialize` request body. */
 export function initializeRequest(id: number | string = 1): unknown {
