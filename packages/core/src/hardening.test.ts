@@ -12,6 +12,7 @@ import {
   initializeRequest,
   newProbe,
   openPartialUpload,
+  openRawSession,
   postJsonRpc,
   startTestServer,
   type TestServer,
@@ -46,19 +47,6 @@ async function client(url: URL, who?: string): Promise<Client> {
 
 function sessionIdOf(c: Client): string {
   return (c.transport as unknown as { sessionId: string }).sessionId;
-}
-
-/** Opens a session by hand with `protocolVersion`, returning its id. */
-async function rawSession(url: URL, protocolVersion: string, headers: Record<string, string> = {}) {
-  const init = initializeRequest() as { params: { protocolVersion: string } };
-  init.params.protocolVersion = protocolVersion;
-  const res = await postJsonRpc(url, init, headers);
-  await res.text();
-  expect(res.status).toBe(200);
-  const sessionId = res.headers.get('mcp-session-id')!;
-  const session = { 'mcp-session-id': sessionId, 'mcp-protocol-version': protocolVersion, ...headers };
-  await (await postJsonRpc(url, { jsonrpc: '2.0', method: 'notifications/initialized' }, session)).text();
-  return session;
 }
 
 /** The JSON-RPC messages of an SSE or JSON response body. */
@@ -152,7 +140,7 @@ describe('hardening', () => {
     it('refuses a batch in a session that negotiated 2025-06-18 or later', async () => {
       const s = await start({ server: fixtureServer() });
       for (const version of ['2025-06-18', '2025-11-25']) {
-        const session = await rawSession(s.url, version);
+        const session = await openRawSession(s.url, version);
         const res = await postJsonRpc(s.url, [echo(1, 'a'), echo(2, 'b')], session);
         expect(res.status).toBe(400);
         const body = await res.json();
@@ -163,7 +151,7 @@ describe('hardening', () => {
 
     it('refuses a batch whose MCP-Protocol-Version header forbids it, even in an older session', async () => {
       const s = await start({ server: fixtureServer() });
-      const session = await rawSession(s.url, '2025-03-26');
+      const session = await openRawSession(s.url, '2025-03-26');
       const res = await postJsonRpc(s.url, [echo(1, 'a')], {
         ...session,
         'mcp-protocol-version': '2025-06-18',
@@ -188,7 +176,7 @@ describe('hardening', () => {
         },
       };
       const s = await start({ server: fixtureServer(), middleware: [counter], enableJsonResponse: true });
-      const session = await rawSession(s.url, '2025-03-26');
+      const session = await openRawSession(s.url, '2025-03-26');
       counts.length = 0;
       const res = await postJsonRpc(s.url, [echo(1, 'a'), echo(2, 'b'), echo(3, 'c')], session);
       expect(res.status).toBe(200);
@@ -227,7 +215,7 @@ describe('hardening', () => {
       it(`answers the first call when a second request reuses its id in the same session (${label})`, async () => {
         const probe = newProbe();
         const s = await start({ server: fixtureServer(probe), middleware: [...middleware] });
-        const session = await rawSession(s.url, '2025-11-25');
+        const session = await openRawSession(s.url, '2025-11-25');
         const slow = {
           jsonrpc: '2.0',
           id: 7,

@@ -1,9 +1,4 @@
-import {
-  initializeRequest,
-  postJsonRpc,
-  startTestServer,
-  type TestServer,
-} from '@mcp-middleware/core/testing';
+import { openRawSession, postJsonRpc, startTestServer, type TestServer } from '@mcp-middleware/core/testing';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { errors, type MaskedErrorReport } from './errors.js';
 import { FIXTURE_OPTIONS, fixtureServer } from './test-fixtures.js';
@@ -21,12 +16,7 @@ beforeAll(async () => {
     enableJsonResponse: true,
     server: ({ jsonSchemaValidator }) => fixtureServer(errs, () => {}, jsonSchemaValidator),
   });
-  const init = await postJsonRpc(server.url, initializeRequest());
-  await init.text();
-  session = { 'mcp-session-id': init.headers.get('mcp-session-id')!, 'mcp-protocol-version': '2025-11-25' };
-  await (
-    await postJsonRpc(server.url, { jsonrpc: '2.0', method: 'notifications/initialized' }, session)
-  ).text();
+  session = await openRawSession(server.url, '2025-11-25');
 });
 afterAll(() => server.close());
 

@@ -112,6 +112,27 @@ export async function openPartialUpload(url: URL): Promise<Socket> {
   return socket;
 }
 
+/**
+ * Opens a session by hand, asking for `protocolVersion`, and sends `notifications/initialized`. Returns the headers
+ * every later request in the session needs (session id, protocol version, and `headers`).
+ */
+export async function openRawSession(
+  url: URL,
+  protocolVersion: string,
+  headers: Record<string, string> = {},
+): Promise<Record<string, string>> {
+  const init = initializeRequest() as { params: { protocolVersion: string } };
+  init.params.protocolVersion = protocolVersion;
+  const res = await postJsonRpc(url, init, headers);
+  await res.text();
+  const sessionId = res.headers.get('mcp-session-id');
+  if (res.status !== 200 || !sessionId)
+    throw new Error(`initialize answered ${res.status} with no session id`);
+  const session = { 'mcp-session-id': sessionId, 'mcp-protocol-version': protocolVersion, ...headers };
+  await (await postJsonRpc(url, { jsonrpc: '2.0', method: 'notifications/initialized' }, session)).text();
+  return session;
+}
+
 /** An `initialize` request body. */
 export function initializeRequest(id: number | string = 1): unknown {
   return {
