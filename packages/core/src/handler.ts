@@ -13,6 +13,7 @@ import { type Duration, toMs } from './duration.js';
 import { errorToResponse, jsonRpcErrorResponse, MiddlewareError } from './errors.js';
 import { negotiatedVersion, refuseBatch, refuseDuplicateIds, requestIdsOf } from './messages.js';
 import { checkOrigin, isProbeHost, loopbackHosts, type OriginPolicy } from './origin.js';
+import { describeError } from './scrub.js';
 import { defaultMaxPerPrincipal, type SessionRefusal, SessionTable, sessionOwner } from './sessions.js';
 import { type ErrorReport, MiddlewareTransport } from './transport.js';
 import type {
@@ -199,7 +200,7 @@ function withHeaders(response: Response, headers: ReadonlyArray<readonly [string
 }
 
 function defaultOnError(error: unknown, report: ErrorReport): void {
-  console.error(`[mcp-middleware] unexpected error in ${report.phase} layer:`, error);
+  console.error(`[mcp-middleware] unexpected error in ${report.phase} layer: ${describeError(error)}`);
 }
 
 /**

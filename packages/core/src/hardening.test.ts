@@ -1,7 +1,7 @@
 import { request as httpRequest } from 'node:http';
 import { connect, type Socket } from 'node:net';
 import type { Client } from '@modelcontextprotocol/sdk/client/index.js';
-import { afterEach, describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it, vi } from 'vitest';
 import { createMcpHandler, type McpHandlerOptions } from './handler.js';
 import { messageCountOf } from './messages.js';
 import { type NodeServer, type ServeOptions, serve } from './node.js';
@@ -301,6 +301,34 @@ describe('hardening', () => {
       await waitFor(() => statuses.length === 1, 'the aborted request to be answered');
       expect(statuses).toEqual([400]);
       expect(reported).toEqual([]);
+    });
+  });
+
+  describe('the default error report', () => {
+    it('prints an unexpected error with its stack and cause, credentials scrubbed', async () => {
+      const printed: string[] = [];
+      const spy = vi.spyOn(console, 'error').mockImplementation((...args: unknown[]) => {
+        printed.push(args.join(' '));
+      });
+      closers.push(async () => spy.mockRestore());
+      const leaky: Middleware = {
+        name: 'leaky',
+        async rpc(call, next) {
+          if (call.toolName !== 'echo') return next();
+          throw new Error('upstream refused Authorization: Bearer mcpk_k1_Secret9 (password=hunter2)', {
+            cause: new Error('api_key=Cause7'),
+          });
+        },
+      };
+      const s = await start({ server: fixtureServer(), middleware: [leaky] });
+      const c = await client(s.url);
+      await c.callTool({ name: 'echo', arguments: { text: 'x' } }).catch(() => {});
+      await waitFor(() => printed.length > 0, 'the error report');
+      const text = printed.join('\n');
+      expect(text).toContain('Bearer [Redacted]');
+      expect(text).toContain('[cause] Error: api_key=[Redacted]');
+      expect(text).toContain('hardening.test.ts'); // the stack is kept
+      for (const secret of ['mcpk_k1_Secret9', 'hunter2', 'Cause7']) expect(text).not.toContain(secret);
     });
   });
 

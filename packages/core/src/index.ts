@@ -39,6 +39,7 @@ export {
   type ToolScopePolicy,
   toolScopes,
 } from './scopes.js';
+export { describeError, MAX_LOGGED_TEXT, REDACTED, scrubSecrets } from './scrub.js';
 export { type ErrorReport, MiddlewareTransport, type MiddlewareTransportOptions } from './transport.js';
 export type {
   AuthInfo,

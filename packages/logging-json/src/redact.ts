@@ -1,5 +1,7 @@
+import { REDACTED, scrubSecrets } from '@mcp-middleware/core';
+
 /** What replaces a redacted value. */
-export const REDACTED = '[Redacted]';
+export { REDACTED };
 
 /**
  * Keys whose values are credentials wherever they appear: headers (`authorization`, `cookie`, `x-api-key`) and any
@@ -8,17 +10,9 @@ export const REDACTED = '[Redacted]';
 const SENSITIVE_KEY =
   /^(?:authorization|proxy-authorization|cookie|set-cookie)$|token|secret|passw(?:or)?d|api[-_]?key|credential|private[-_]?key/i;
 
-/** `Bearer …` and `Basic …` credentials inside free text, such as an error message that quotes a header. */
-const CREDENTIAL_IN_TEXT = /\b(Bearer|Basic)\s+[A-Za-z0-9\-._~+/]+=*/gi;
-
-/** `password=…`, `"api_key": "…"`, `token: …` inside free text (a connection string, a quoted config). */
-const ASSIGNED_SECRET_IN_TEXT =
-  /\b((?:[\w-]*(?:passw(?:or)?d|secret|token|api[-_]?key|credential))["']?\s*[:=]\s*["']?)[^\s"',;&}]+/gi;
-
 /** Bounds on what one logged value may cost: nesting, entries per object or array, characters per string. */
 const MAX_DEPTH = 8;
 const MAX_ENTRIES = 100;
-const MAX_STRING = 2048;
 /** Identifiers on a line (method, tool name, ids, path) are shorter by nature. */
 export const MAX_FIELD = 256;
 
@@ -26,13 +20,8 @@ export function isSensitiveKey(key: string): boolean {
   return SENSITIVE_KEY.test(key);
 }
 
-/** Replaces credentials in a string (`Bearer …`, `Basic …`, `password=…`), and caps its length at `max`. */
-export function scrubText(text: string, max = MAX_STRING): string {
-  const capped = text.length > max ? `${text.slice(0, max)}…[truncated]` : text;
-  return capped
-    .replace(CREDENTIAL_IN_TEXT, `$1 ${REDACTED}`)
-    .replace(ASSIGNED_SECRET_IN_TEXT, `$1${REDACTED}`);
-}
+/** Replaces credentials in a string (`Bearer …`, `Basic …`, `password=…`), and caps its length (core's rule). */
+export const scrubText: (text: string, max?: number) => string = scrubSecrets;
 
 /** An identifier for a log line: strings scrubbed and capped at `MAX_FIELD`, numbers as they are. */
 export function field<T>(value: T): T | string {
