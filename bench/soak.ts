@@ -23,6 +23,7 @@ const OUTAGE_AT_MS = SECONDS * 350;
 const OUTAGE_MS = SECONDS * 200;
 const GOOD_CLIENTS = 4;
 const RATE_LIMIT_PER_MINUTE = 600;
+const MAX_SESSIONS = 300;
 const DEMO_MAIN = fileURLToPath(new URL('../apps/demo/src/main.ts', import.meta.url));
 
 // ---- bookkeeping ----------------------------------------------------------------------------------------------
@@ -67,11 +68,13 @@ const keys = {
   good: Array.from({ length: GOOD_CLIENTS }, (_, i) =>
     generateApiKey({ owner: `good-${i}`, scopes: ['records:read'] }),
   ),
-  sessionFlooder: generateApiKey({ owner: 'flooder', scopes: ['records:read'] }),
+  // Two keys between them open more sessions than the whole table holds (MAX_SESSIONS): only the per-principal
+  // share keeps the good clients' initialize from getting 503.
+  sessionFlooders: [1, 2].map((i) => generateApiKey({ owner: `flooder-${i}`, scopes: ['records:read'] })),
   batcher: generateApiKey({ owner: 'batcher', scopes: ['records:read'] }),
   prober: generateApiKey({ owner: 'prober', scopes: ['records:read'] }),
 };
-const allKeys = [...keys.good, keys.sessionFlooder, keys.batcher, keys.prober];
+const allKeys = [...keys.good, ...keys.sessionFlooders, keys.batcher, keys.prober];
 
 const redis = await RedisServerProcess.start();
 const port = await freePort();
@@ -93,6 +96,8 @@ const demo: ChildProcess = spawn(process.execPath, typeScriptNodeArgs(DEMO_MAIN)
     REDIS_URL: redis.url,
     API_KEYS: allKeys.map((k) => k.key).join(','),
     RATE_LIMIT_PER_MINUTE: String(RATE_LIMIT_PER_MINUTE),
+    // A table the two flooders could fill many times over without the per-principal share (30 each).
+    MAX_SESSIONS: String(MAX_SESSIONS),
     LOG_LEVEL: 'info',
     // As in compose.yaml: a published name besides loopback. Probes come by IP and must still be answered.
     ALLOWED_HOSTS: `127.0.0.1:${port},demo.example.com:${port}`,
@@ -219,15 +224,17 @@ async function loop(kind: string, pause: number, body: () => Promise<string>): P
   }
 }
 
-const floodOnce = async () => {
-  const res = await post(initialize(), jsonHeaders(keys.sessionFlooder.key));
+const floodAs = (key: string) => async () => {
+  const res = await post(initialize(), jsonHeaders(key));
   await res.text();
   return `http ${res.status}`;
 };
 
 const hostile = [
-  // One key opening sessions as fast as the rate limit lets it (three at a time), never closing them.
-  ...Array.from({ length: 3 }, () => loop('hostile: session flood', 0, floodOnce)),
+  // Two keys opening sessions as fast as the rate limit lets them (two at a time each), never closing them.
+  ...keys.sessionFlooders.flatMap(({ key }) =>
+    [0, 1].map(() => loop('hostile: session flood', 0, floodAs(key))),
+  ),
   // Batches of 50 calls: refused under 2025-11-25, charged per message under 2025-03-26.
   loop('hostile: batch of 50 (2025-03-26)', 100, async () => {
     const session = await rawSession(keys.batcher.key, '2025-03-26');
@@ -369,6 +376,14 @@ async function slowloris(): Promise<void> {
   }
 }
 
+const rssSamples: string[] = [];
+async function sampleRss(): Promise<void> {
+  while (running()) {
+    await sleep(10_000);
+    rssSamples.push(`${elapsed()}s ${rssMb(demo.pid!).toFixed(0)} MB`);
+  }
+}
+
 async function redisOutage(): Promise<void> {
   await sleep(OUTAGE_AT_MS);
   await redis.stop();
@@ -383,6 +398,7 @@ await Promise.all([
   ...hostile,
   slowloris(),
   redisOutage(),
+  sampleRss(),
 ]);
 mark('traffic stopped');
 const rssEnd = rssMb(demo.pid!);
@@ -395,7 +411,8 @@ await redis.destroy();
 
 const total = [...outcomes.values()].reduce((n, m) => n + [...m.values()].reduce((a, b) => a + b, 0), 0);
 console.log(
-  `soak: ${SECONDS} s of traffic against the demo (API keys, Redis limits, ${RATE_LIMIT_PER_MINUTE}/min per client)`,
+  `soak: ${SECONDS} s of traffic against the demo (API keys, Redis limits, ${RATE_LIMIT_PER_MINUTE}/min per client, ` +
+    `${MAX_SESSIONS} sessions at most)`,
 );
 console.log(`\ntimeline:\n  ${timeline.join('\n  ')}`);
 console.log(`\nrequests by outcome (${total} in all):`);
@@ -407,7 +424,9 @@ console.log(
   `\ngood calls: ${goodLatencies.length}, latency p50 ${percentile(goodLatencies, 50).toFixed(1)} ms, ` +
     `p99 ${percentile(goodLatencies, 99).toFixed(1)} ms, max ${Math.max(...goodLatencies).toFixed(1)} ms`,
 );
-console.log(`demo RSS: start ${rssStart.toFixed(1)} MB, end ${rssEnd.toFixed(1)} MB`);
+console.log(
+  `demo RSS: start ${rssStart.toFixed(1)} MB, end ${rssEnd.toFixed(1)} MB (every 10 s: ${rssSamples.join(', ')})`,
+);
 const levels = [...stderr.byLevel]
   .sort()
   .map(([l, n]) => `level ${l} × ${n}`)

@@ -186,6 +186,7 @@ async function main(): Promise<void> {
     // the client's identity; errors innermost, around the tools.
     middleware: [log, probes, ...(auth ? [auth] : []), limits, errs],
     trustProxy: config.trustProxy,
+    sessions: { max: config.maxSessions },
     ...(config.allowedHosts.length > 0 ? { allowedHosts: config.allowedHosts } : {}),
   });
   const node = await serve(handler, { port, hostname: config.host });
