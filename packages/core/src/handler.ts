@@ -118,18 +118,13 @@ export interface McpHandler {
   restrictHostsToLoopback(port: number): void;
 }
 
-/** Where a context keeps its body promise, once something asked for the body. */
+/**
+ * Where a context keeps its body promise, once something asked for the body. The handler reads every MCP POST's
+ * body itself (batches and request ids are checked before the SDK sees them) and hands the transport the parsed
+ * body, so the transport does not read it again: the same work as the bare SDK, done once.
+ */
 const BODY = Symbol('body');
 type WithBody = HttpContext & { [BODY]?: Promise<unknown> };
-
-/**
- * The parsed body for the transport: the one already read when a middleware asked for it, else undefined, and the
- * transport reads the raw body itself (under the same size limit). Not reading it here keeps the common path, a
- * call in a session with no middleware that needs the body, as cheap as the bare SDK.
- */
-function parsedIfRead(ctx: HttpContext): Promise<unknown> | undefined {
-  return (ctx as WithBody)[BODY];
-}
 
 /** The caller's `x-request-id` when it is a sane token, else a new one. */
 function requestIdOf(req: Request): string {
@@ -369,7 +364,10 @@ export function createMcpHandler(options: McpHandlerOptions): McpHandler {
         allow: 'POST',
       });
     }
-    const parsedBody = await parsedIfRead(ctx);
+    const parsedBody = await ctx.body();
+    // No session to remember a version: the request's header decides (none: 2025-03-26, which allows batches).
+    const batch = refuseBatch(parsedBody, [req.headers.get('mcp-protocol-version')]);
+    if (batch) return batch;
     const transport = new WebStandardStreamableHTTPServerTransport({
       enableJsonResponse,
       maxRequestBodySize: maxBodySize,

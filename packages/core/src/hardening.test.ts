@@ -159,6 +159,18 @@ describe('hardening', () => {
       expect(res.status).toBe(400);
     });
 
+    it('refuses a batch in stateless mode when its MCP-Protocol-Version forbids it, and serves one without', async () => {
+      const s = await start({ server: fixtureServer(), sessions: false, enableJsonResponse: true });
+      const refused = await postJsonRpc(s.url, [echo(1, 'a'), echo(2, 'b')], {
+        'mcp-protocol-version': '2025-11-25',
+      });
+      expect(refused.status).toBe(400);
+      expect((await refused.json()).error.code).toBe(-32600);
+      const served = await postJsonRpc(s.url, [echo(1, 'a'), echo(2, 'b')]);
+      expect(served.status).toBe(200);
+      expect((await messagesOf(served)).map((m) => m.id).sort()).toEqual([1, 2]);
+    });
+
     it('refuses initialize inside a batch', async () => {
       const s = await start({ server: fixtureServer() });
       const res = await postJsonRpc(s.url, [initializeRequest(1)]);

@@ -1,5 +1,4 @@
 import {
-  DEFAULT_NEGOTIATED_PROTOCOL_VERSION,
   LATEST_PROTOCOL_VERSION,
   type RequestId,
   SUPPORTED_PROTOCOL_VERSIONS,
@@ -9,9 +8,6 @@ import type { HttpContext } from './types.js';
 
 /** Protocol 2025-06-18 removed JSON-RPC batching; versions before it allow it. */
 const FIRST_VERSION_WITHOUT_BATCHES = '2025-06-18';
-
-/** What a protocol version is taken to be when nothing says otherwise (the spec's rule for a missing header). */
-export const ASSUMED_PROTOCOL_VERSION = DEFAULT_NEGOTIATED_PROTOCOL_VERSION;
 
 /** How many JSON-RPC messages a parsed body holds: a batch's length, else 1. */
 export function messageCount(body: unknown): number {
