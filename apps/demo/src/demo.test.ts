@@ -167,6 +167,20 @@ describe('the demo with API keys (the default)', () => {
     expect((invalid as McpError).code).toBe(-32602);
   });
 
+  it('logs a masked failure with its id and stack through the redacting logger, without the secret it held', async () => {
+    const masked = await connection.callTool('get_record', { id: 'rec-0000' });
+    const errorId = /error id: ([0-9a-f-]{36})/.exec(text(masked))![1]!;
+    await expect.poll(() => demo.output()).toContain(errorId);
+    const line = demo
+      .output()
+      .split('\n')
+      .find((l) => l.startsWith('{') && l.includes(errorId))!;
+    const err = (JSON.parse(line) as { err: { message: string; stack: string } }).err;
+    expect(err.message).toBe('connection to records-db failed: password=[Redacted] rejected');
+    expect(err.stack).toContain('tools.ts');
+    expect(demo.output()).not.toContain('demo-secret');
+  });
+
   it('calls the external service, and turns its slowness into a timeout the model can read', async () => {
     expect(
       JSON.parse(text(await connection.callTool('service_status', { service: 'payments' }))),

@@ -198,6 +198,7 @@ async function main(): Promise<void> {
     // the client's identity; errors innermost, around the tools.
     middleware: [log, probes, ...(auth ? [auth] : []), limits, errs],
     trustProxy: config.trustProxy,
+    sessions: { max: config.maxSessions },
     ...(config.allowedHosts.length > 0 ? { allowedHosts: config.allowedHosts } : {}),
   });
   handOverSignals(); // health() listens from here on

@@ -17,7 +17,15 @@ export async function readJsonBody(req: Request, maxBytes: number): Promise<unkn
   if (req.method !== 'POST' || !isJsonContentType(req.headers.get('content-type')) || req.body === null) {
     return undefined;
   }
-  const bytes = await readBounded(req, maxBytes);
+  let bytes: Uint8Array | undefined;
+  try {
+    bytes = await readBounded(req, maxBytes);
+  } catch (error) {
+    // The client went away mid-upload (or the runtime failed the stream): its problem, not a server error.
+    throw new MiddlewareError('bad_request', 'Bad Request: the request body could not be read', {
+      cause: error,
+    });
+  }
   if (bytes === undefined) {
     throw new MiddlewareError(
       'payload_too_large',

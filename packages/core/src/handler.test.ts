@@ -7,6 +7,7 @@ import { toNodeListener } from './node.js';
 import {
   connectClient,
   fixtureServer,
+  identifyByHeader,
   initializeRequest,
   newProbe,
   postJsonRpc,
@@ -234,24 +235,20 @@ describe('createMcpHandler', () => {
     });
 
     it('refuses a new session beyond sessions.max with 503', async () => {
-      const s = await start({ server: fixtureServer(), sessions: { max: 1 } });
-      const first = await connectClient(s.url);
-      const res = await postJsonRpc(s.url, initializeRequest());
+      const s = await start({
+        server: fixtureServer(),
+        sessions: { max: 1 },
+        middleware: [identifyByHeader],
+      });
+      const first = await connectClient(s.url, { headers: { 'x-who': 'alice' } });
+      const res = await postJsonRpc(s.url, initializeRequest(), { 'x-who': 'bob' });
       expect(res.status).toBe(503);
       expect(res.headers.get('retry-after')).toBe('30');
       await first.close();
     });
 
     it('answers 404 to a different identity presenting someone else’s session id', async () => {
-      const identify: Middleware = {
-        name: 'identify',
-        async http(req, ctx, next) {
-          const who = req.headers.get('x-who');
-          if (who) ctx.authInfo = { token: who, clientId: who, scopes: [] };
-          return next();
-        },
-      };
-      const s = await start({ server: fixtureServer(), middleware: [identify] });
+      const s = await start({ server: fixtureServer(), middleware: [identifyByHeader] });
       const alice = await connectClient(s.url, { headers: { 'x-who': 'alice' } });
       const id = (alice.transport as unknown as { sessionId: string }).sessionId;
       const res = await postJsonRpc(

@@ -1,14 +1,17 @@
 import type { WebStandardStreamableHTTPServerTransport } from '@modelcontextprotocol/sdk/server/webStandardStreamableHttp.js';
 import type { Transport } from '@modelcontextprotocol/sdk/shared/transport.js';
-import type { MessageExtraInfo } from '@modelcontextprotocol/sdk/types.js';
+import type { MessageExtraInfo, RequestId } from '@modelcontextprotocol/sdk/types.js';
 import type { AjvJsonSchemaValidator } from '@modelcontextprotocol/sdk/validation/ajv';
 import { DEFAULT_MAX_BODY_SIZE, readJsonBody } from './body.js';
 import { resolveClientAddress, type TrustProxy, validateTrustProxy } from './client-address.js';
 import { composeHttp } from './compose.js';
 import { type Duration, toMs } from './duration.js';
 import { errorToResponse, jsonRpcErrorResponse, MiddlewareError } from './errors.js';
-import { checkOrigin, loopbackHosts, type OriginPolicy } from './origin.js';
+import { negotiatedVersion, refuseBatch, refuseDuplicateIds, requestIdsOf } from './messages.js';
+import { checkOrigin, isProbeHost, loopbackHosts, type OriginPolicy } from './origin.js';
+import { describeError } from './scrub.js';
 import { wrapServer } from './server.js';
+import { defaultMaxPerPrincipal, type SessionRefusal, SessionTable, sessionOwner } from './sessions.js';
 import { type ErrorReport, MiddlewareTransport } from './transport.js';
 import type {
   AuthInfo,
@@ -44,6 +47,13 @@ export type ServerFactory = (context: ServerFactoryContext) => ConnectableServer
 export interface SessionOptions {
   /** Most sessions held at once; an `initialize` beyond it gets 503. @default 1000 */
   max?: number;
+  /**
+   * Most sessions one principal holds at once (anonymous clients: one client address). A new session beyond it
+   * closes that principal's least recently used idle session; when all of them are busy it gets 429. Keeps one
+   * client from filling the table and locking everyone else out.
+   * @default a tenth of `max` (100)
+   */
+  maxPerPrincipal?: number;
   /** A session nobody used for this long is closed. @default '30m' */
   idleTimeout?: Duration;
 }
@@ -82,6 +92,13 @@ export interface McpHandlerOptions {
   allowedHosts?: readonly string[];
   /** Browser origins accepted besides the server's own. @default [] */
   allowedOrigins?: readonly string[];
+  /**
+   * `Host` values unprotected routes (health probes, metadata) answer besides `allowedHosts`. Those routes always
+   * answer an IP-literal or `localhost` Host, as Docker and Kubernetes probes send: DNS rebinding needs a host
+   * name, so such a request cannot be one. Add here the names probes use (a Service name, say).
+   * @default []
+   */
+  probeHosts?: readonly string[];
   /** Answer POSTs with plain JSON instead of SSE streams (no progress or server requests mid-call). @default false */
   enableJsonResponse?: boolean;
   /** Unexpected errors (the client sees only `Internal error`). @default printed to stderr */
@@ -120,18 +137,13 @@ export interface McpHandler {
   wrapServer<S extends object>(server: S): S;
 }
 
-/** Where a context keeps its body promise, once something asked for the body. */
+/**
+ * Where a context keeps its body promise, once something asked for the body. The handler reads every MCP POST's
+ * body itself (batches and request ids are checked before the SDK sees them) and hands the transport the parsed
+ * body, so the transport does not read it again: the same work as the bare SDK, done once.
+ */
 const BODY = Symbol('body');
 type WithBody = HttpContext & { [BODY]?: Promise<unknown> };
-
-/**
- * The parsed body for the transport: the one already read when a middleware asked for it, else undefined, and the
- * transport reads the raw body itself (under the same size limit). Not reading it here keeps the common path, a
- * call in a session with no middleware that needs the body, as cheap as the bare SDK.
- */
-function parsedIfRead(ctx: HttpContext): Promise<unknown> | undefined {
-  return (ctx as WithBody)[BODY];
-}
 
 /** The caller's `x-request-id` when it is a sane token, else a new one. */
 function requestIdOf(req: Request): string {
@@ -203,8 +215,24 @@ interface Session {
   readonly server: ConnectableServer;
   /** Who created the session; a request from anyone else is answered as if the session did not exist. */
   readonly principal: string;
+  /** Whose share of the session table it uses. */
+  readonly owner: string;
+  /** The protocol version the session negotiated: it decides whether batches are allowed. */
+  readonly protocolVersion: string;
+  /** Ids of requests being handed to the transport, which has not yet passed them to the decorator. */
+  readonly handingOver: Set<RequestId>;
   lastSeen: number;
+  busy(): boolean;
 }
+
+const SESSION_REFUSALS: Record<SessionRefusal, () => Response> = {
+  principal: () =>
+    jsonRpcErrorResponse(429, -32000, 'Too Many Requests: this client holds too many busy sessions', {
+      'retry-after': '30',
+    }),
+  global: () =>
+    jsonRpcErrorResponse(503, -32000, 'Service Unavailable: too many sessions', { 'retry-after': '30' }),
+};
 
 /** Sessions are bound to the identity that created them, so a leaked session id alone is worth nothing. */
 function principalOf(authInfo: AuthInfo | undefined): string {
@@ -264,7 +292,7 @@ function whenSent(response: Response, done: (aborted: boolean) => void): Respons
 }
 
 function defaultOnError(error: unknown, report: ErrorReport): void {
-  console.error(`[mcp-middleware] unexpected error in ${report.phase} layer:`, error);
+  console.error(`[mcp-middleware] unexpected error in ${report.phase} layer: ${describeError(error)}`);
 }
 
 /**
@@ -312,12 +340,19 @@ export function createMiddlewareHandler(options: McpHandlerOptions): McpHandler 
       `createMiddlewareHandler: sessions.max must be a whole number >= 1, got ${maxSessions}`,
     );
   }
+  const maxPerPrincipal = sessionOptions.maxPerPrincipal ?? defaultMaxPerPrincipal(maxSessions);
+  if (!Number.isInteger(maxPerPrincipal) || maxPerPrincipal < 1) {
+    throw new TypeError(
+      `createMcpHandler: sessions.maxPerPrincipal must be a whole number >= 1, got ${maxPerPrincipal}`,
+    );
+  }
   const idleMs = toMs(sessionOptions.idleTimeout ?? '30m', 'sessions.idleTimeout');
   const onError = options.onError ?? defaultOnError;
   let originPolicy: OriginPolicy = {
     allowedHosts: options.allowedHosts?.map((h) => h.toLowerCase()),
     allowedOrigins: options.allowedOrigins ?? [],
   };
+  const probeHosts = (options.probeHosts ?? []).map((h) => h.toLowerCase());
   const enableJsonResponse = options.enableJsonResponse ?? false;
   let sdk: Promise<SdkV1> | undefined;
   const sdkV1 = () => {
@@ -347,7 +382,7 @@ export function createMiddlewareHandler(options: McpHandlerOptions): McpHandler 
   };
   const httpContextOf = (key: object) => links.get(key);
 
-  const sessions = new Map<string, Session>();
+  const sessions = new SessionTable<Session>(maxSessions, maxPerPrincipal);
   let inFlight = 0;
   let draining = false;
   let drainWaiters: Array<() => void> = [];
@@ -405,7 +440,7 @@ export function createMiddlewareHandler(options: McpHandlerOptions): McpHandler 
   sweeper?.unref?.();
 
   async function closeSession(session: Session): Promise<void> {
-    sessions.delete(session.id);
+    sessions.delete(session);
     await session.server.close().catch((error) => report(error, { phase: 'transport' }));
   }
 
@@ -435,7 +470,10 @@ export function createMiddlewareHandler(options: McpHandlerOptions): McpHandler 
         allow: 'POST',
       });
     }
-    const parsedBody = await parsedIfRead(ctx);
+    const parsedBody = await ctx.body();
+    // No session to remember a version: the request's header decides (none: 2025-03-26, which allows batches).
+    const batch = refuseBatch(parsedBody, [req.headers.get('mcp-protocol-version')]);
+    if (batch) return batch;
     const { Transport } = await sdkV1();
     const transport = new Transport({ enableJsonResponse, maxRequestBodySize: maxBodySize });
     const server = await makeServer(undefined, ctx);
@@ -460,35 +498,68 @@ export function createMiddlewareHandler(options: McpHandlerOptions): McpHandler 
   }
 
   async function serveStateful(req: Request, ctx: HttpContext): Promise<Response> {
-    const sessionId = ctx.sessionId;
-    let session: Session | undefined;
-    let parsedBody: unknown;
-    if (sessionId !== undefined) {
-      session = sessions.get(sessionId);
+    if (ctx.sessionId !== undefined) {
+      const session = sessions.get(ctx.sessionId);
+      // Answered before the body is read: a stranger's upload costs nothing.
       if (!session || session.principal !== principalOf(ctx.authInfo)) {
         return jsonRpcErrorResponse(404, -32001, 'Session not found');
       }
-      parsedBody = await parsedIfRead(ctx);
-    } else {
-      parsedBody = req.method === 'POST' ? await ctx.body() : undefined;
-      const initializing = Array.isArray(parsedBody)
-        ? parsedBody.some(isInitialize)
-        : isInitialize(parsedBody);
-      if (!initializing) {
-        return jsonRpcErrorResponse(400, -32000, 'Bad Request: Mcp-Session-Id header is required');
-      }
-      if (sessions.size >= maxSessions) {
-        return jsonRpcErrorResponse(503, -32000, 'Service Unavailable: too many sessions', {
-          'retry-after': '30',
-        });
-      }
-      session = await createSession(ctx);
+      return serveInSession(session, req, ctx, req.method === 'POST' ? await ctx.body() : undefined);
     }
-    session.lastSeen = performance.now();
-    return handleWithTransport(session.transport, req, ctx, parsedBody);
+    const parsedBody = req.method === 'POST' ? await ctx.body() : undefined;
+    const initialize = (
+      Array.isArray(parsedBody)
+        ? parsedBody.find(isInitialize)
+        : isInitialize(parsedBody)
+          ? parsedBody
+          : undefined
+    ) as { params?: { protocolVersion?: unknown } } | undefined;
+    if (!initialize) {
+      return jsonRpcErrorResponse(400, -32000, 'Bad Request: Mcp-Session-Id header is required');
+    }
+    const batch = refuseBatch(parsedBody, []);
+    if (batch) return batch;
+    const owner = sessionOwner(principalOf(ctx.authInfo), ctx.clientAddress);
+    const admission = sessions.admit(owner);
+    if (!admission.ok) return SESSION_REFUSALS[admission.reason]();
+    if (admission.evict) void closeSession(admission.evict);
+    const session = await createSession(ctx, owner, negotiatedVersion(initialize.params?.protocolVersion));
+    return serveInSession(session, req, ctx, parsedBody);
   }
 
-  async function createSession(ctx: HttpContext): Promise<Session> {
+  /**
+   * Hands a request to its session's transport (`ctx` undefined: the direct path), first refusing a batch the
+   * session's protocol forbids and a request id already in flight in the session.
+   */
+  async function serveInSession(
+    session: Session,
+    req: Request,
+    ctx: HttpContext | undefined,
+    parsedBody: unknown,
+  ): Promise<Response> {
+    const batch = refuseBatch(parsedBody, [session.protocolVersion, req.headers.get('mcp-protocol-version')]);
+    if (batch) return batch;
+    const ids = requestIdsOf(parsedBody);
+    const duplicate = refuseDuplicateIds(
+      ids,
+      (id) => session.handingOver.has(id) || session.decorated.isInFlight(id),
+    );
+    if (duplicate) return duplicate;
+    for (const id of ids) session.handingOver.add(id);
+    session.lastSeen = performance.now();
+    try {
+      if (ctx) return await handleWithTransport(session.transport, req, ctx, parsedBody);
+      return await session.transport.handleRequest(
+        req,
+        parsedBody === undefined ? undefined : { parsedBody },
+      );
+    } finally {
+      // The transport has passed every message of the request to the decorator by now.
+      for (const id of ids) session.handingOver.delete(id);
+    }
+  }
+
+  async function createSession(ctx: HttpContext, owner: string, protocolVersion: string): Promise<Session> {
     const id = crypto.randomUUID();
     const { Transport } = await sdkV1();
     const transport = new Transport({
@@ -498,20 +569,25 @@ export function createMiddlewareHandler(options: McpHandlerOptions): McpHandler 
     });
     const server = await makeServer(id, ctx);
     const decorated = decorate(transport);
+    const handingOver = new Set<RequestId>();
     const session: Session = {
       id,
       transport,
       decorated,
       server,
       principal: principalOf(ctx.authInfo),
+      owner,
+      protocolVersion,
+      handingOver,
       lastSeen: performance.now(),
+      busy: () => decorated.inFlight > 0 || handingOver.size > 0,
     };
     // DELETE, close() or a transport failure: forget the session.
     decorated.onclose = () => {
-      if (sessions.get(id) === session) sessions.delete(id);
+      sessions.delete(session);
     };
     await server.connect(decorated);
-    sessions.set(id, session);
+    sessions.add(session);
     return session;
   }
 
@@ -574,8 +650,18 @@ export function createMiddlewareHandler(options: McpHandlerOptions): McpHandler 
     if (session?.principal !== principalOf(undefined) || !info?.setHeader) return undefined;
     if (!checkOrigin(originPolicy, req.headers.get('host'), req.headers.get('origin')).ok) return undefined;
     info.setHeader('x-request-id', requestIdOf(req));
-    session.lastSeen = performance.now();
-    return session.transport.handleRequest(req);
+    return serveDirect(session, req);
+  }
+
+  async function serveDirect(session: Session, req: Request): Promise<Response> {
+    let parsedBody: unknown;
+    try {
+      parsedBody = await readJsonBody(req, maxBodySize);
+    } catch (error) {
+      if (MiddlewareError.is(error)) return errorToResponse(error);
+      throw error;
+    }
+    return serveInSession(session, req, undefined, parsedBody);
   }
 
   async function fetch(req: Request, info?: FetchInfo): Promise<Response> {
@@ -629,12 +715,13 @@ export function createMiddlewareHandler(options: McpHandlerOptions): McpHandler 
     ctx.setResponseHeader('x-request-id', ctx.requestId);
     let response: Response;
     // Origin guards what can change state (the MCP endpoint, protected routes); public metadata and probes may be
-    // read cross-origin, as browser-based clients discovering the authorization server must.
-    const verdict = checkOrigin(
-      originPolicy,
-      req.headers.get('host'),
-      ctx.isProtected ? req.headers.get('origin') : null,
-    );
+    // read cross-origin, as browser-based clients discovering the authorization server must, and answer probes
+    // addressed by IP or a configured probe host whatever `allowedHosts` says.
+    const host = req.headers.get('host');
+    const verdict =
+      route === 'route' && !ctx.isProtected && isProbeHost(host, probeHosts)
+        ? ({ ok: true } as const)
+        : checkOrigin(originPolicy, host, ctx.isProtected ? req.headers.get('origin') : null);
     if (!verdict.ok) {
       response = jsonRpcErrorResponse(403, -32000, verdict.message);
     } else {
@@ -701,6 +788,9 @@ export function createMiddlewareHandler(options: McpHandlerOptions): McpHandler 
     },
     get sessions() {
       return sessions.size;
+    },
+    get sessionsRefused() {
+      return sessions.refused;
     },
     get inFlight() {
       return inFlight;

@@ -39,8 +39,9 @@ export {
   type IssuerComparison,
   metadataUrls,
 } from './issuer.js';
+export { messageCountOf } from './messages.js';
 export { type NodeListener, type NodeServer, type ServeOptions, serve, toNodeListener } from './node.js';
-export { checkOrigin, isLoopbackHostname, loopbackHosts, type OriginPolicy } from './origin.js';
+export { checkOrigin, isLoopbackHostname, isProbeHost, loopbackHosts, type OriginPolicy } from './origin.js';
 export {
   type ProgressExtra,
   type ProgressOptions,
@@ -64,6 +65,7 @@ export {
   type ToolScopePolicy,
   toolScopes,
 } from './scopes.js';
+export { describeError, MAX_LOGGED_TEXT, REDACTED, scrubSecrets } from './scrub.js';
 export { type WrapServerOptions, wrapServer } from './server.js';
 export { type ErrorReport, MiddlewareTransport, type MiddlewareTransportOptions } from './transport.js';
 export type {

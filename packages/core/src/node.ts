@@ -1,6 +1,7 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import type { AddressInfo, Socket } from 'node:net';
 import { getRequestListener } from '@hono/node-server';
+import { type Duration, toMs } from './duration.js';
 import type { McpHandler } from './handler.js';
 import { isLoopbackHostname } from './origin.js';
 
@@ -11,9 +12,9 @@ export type NodeListener = (req: IncomingMessage, res: ServerResponse) => void;
  * (`app.all('/mcp', listener)`; the handler reads the body itself, under its own size limit).
  */
 export function toNodeListener(handler: McpHandler): NodeListener {
-  return getRequestListener((request, env) => {
+  return getRequestListener(async (request, env) => {
     const { incoming, outgoing } = (env ?? {}) as { incoming?: IncomingMessage; outgoing?: ServerResponse };
-    return handler.fetch(request, {
+    const response = await handler.fetch(request, {
       clientAddress: incoming?.socket.remoteAddress,
       // Node merges these with the response's own headers when it writes them.
       ...(outgoing
@@ -25,7 +26,18 @@ export function toNodeListener(handler: McpHandler): NodeListener {
           }
         : {}),
     });
+    if (incoming && outgoing) closeIfBodyUnread(incoming, outgoing);
+    return response;
   });
+}
+
+/**
+ * Answered before the request body arrived (413, a 404 for an unknown session): the rest of the upload would be
+ * drained for a moment and the socket then dropped under the client, failing its next request on that keep-alive
+ * connection. Saying `Connection: close` makes the client open a fresh one instead.
+ */
+function closeIfBodyUnread(incoming: IncomingMessage, outgoing: ServerResponse): void {
+  if (!incoming.complete && !outgoing.headersSent) outgoing.setHeader('connection', 'close');
 }
 
 export interface ServeOptions {
@@ -35,6 +47,21 @@ export interface ServeOptions {
   hostname?: string;
   /** Close the handler (draining it) and the server on these signals. @default [] */
   shutdownSignals?: readonly NodeJS.Signals[];
+  /** Longest a client may take to send a request's headers (slowloris). Node's own default is 60 s. @default '10s' */
+  headersTimeout?: Duration;
+  /**
+   * Longest a client may take to send a whole request, headers and body (responses, SSE streams included, are not
+   * limited). Node's own default is 300 s. @default '30s'
+   */
+  requestTimeout?: Duration;
+  /** How long an idle keep-alive connection stays open. Behind a load balancer, set it above the balancer's. @default '5s' */
+  keepAliveTimeout?: Duration;
+  /**
+   * Most connections open at once from one client address; more are closed as they arrive. `false` for none
+   * (behind a reverse proxy every connection comes from the proxy: cap at the proxy instead).
+   * @default 256
+   */
+  maxConnectionsPerAddress?: number | false;
 }
 
 export interface NodeServer {
@@ -45,6 +72,54 @@ export interface NodeServer {
   close(): Promise<void>;
 }
 
+interface ConnectionLimits {
+  headersTimeout: number;
+  requestTimeout: number;
+  keepAliveTimeout: number;
+  maxConnectionsPerAddress: number | false;
+}
+
+function connectionLimits(options: ServeOptions): ConnectionLimits {
+  const headersTimeout = toMs(options.headersTimeout ?? '10s', 'serve: headersTimeout');
+  const requestTimeout = toMs(options.requestTimeout ?? '30s', 'serve: requestTimeout');
+  const keepAliveTimeout = toMs(options.keepAliveTimeout ?? '5s', 'serve: keepAliveTimeout');
+  for (const [name, ms] of Object.entries({ headersTimeout, requestTimeout, keepAliveTimeout })) {
+    if (ms <= 0) throw new TypeError(`serve: ${name} must be greater than 0`);
+  }
+  if (headersTimeout > requestTimeout) {
+    throw new TypeError('serve: headersTimeout must not exceed requestTimeout');
+  }
+  const maxConnectionsPerAddress = options.maxConnectionsPerAddress ?? 256;
+  if (
+    maxConnectionsPerAddress !== false &&
+    (!Number.isInteger(maxConnectionsPerAddress) || maxConnectionsPerAddress < 1)
+  ) {
+    throw new TypeError(
+      `serve: maxConnectionsPerAddress must be a whole number >= 1 or false, got ${maxConnectionsPerAddress}`,
+    );
+  }
+  return { headersTimeout, requestTimeout, keepAliveTimeout, maxConnectionsPerAddress };
+}
+
+/** Closes connections from an address beyond `max` as they arrive. The count map holds only open connections. */
+function capConnectionsPerAddress(server: Server, max: number): void {
+  const open = new Map<string, number>();
+  server.on('connection', (socket: Socket) => {
+    const address = socket.remoteAddress ?? '';
+    const count = (open.get(address) ?? 0) + 1;
+    if (count > max) {
+      socket.destroy();
+      return;
+    }
+    open.set(address, count);
+    socket.once('close', () => {
+      const left = (open.get(address) ?? 1) - 1;
+      if (left === 0) open.delete(address);
+      else open.set(address, left);
+    });
+  });
+}
+
 /**
  * Serves a handler with Node's `http` module. When bound to loopback, only loopback `Host` headers are accepted
  * (unless the handler was given its own `allowedHosts`): that is what stops DNS rebinding against a local server.
@@ -52,6 +127,8 @@ export interface NodeServer {
  * Pass a function instead of a handler when the handler must know its own URL, which with `port: 0` exists only
  * once the port is bound (an OAuth resource identifier, say): it is called with the server's base URL, and requests
  * that arrive before it returns wait for it.
+ *
+ * Slow or greedy clients are bounded: header and request timeouts, a keep-alive timeout, connections per address.
  */
 export async function serve(
   handler: McpHandler | ((url: URL) => McpHandler | Promise<McpHandler>),
@@ -60,10 +137,22 @@ export async function serve(
   const hostname = options.hostname ?? '127.0.0.1';
   let listener: NodeListener | undefined;
   let built: Promise<NodeListener> | undefined;
-  const server = createServer((req, res) => {
-    if (listener) listener(req, res);
-    else void built?.then((l) => l(req, res));
-  });
+  const limits = connectionLimits(options);
+  const server = createServer(
+    {
+      headersTimeout: limits.headersTimeout,
+      requestTimeout: limits.requestTimeout,
+      keepAliveTimeout: limits.keepAliveTimeout,
+      // Node checks the two timeouts on this interval (30 s by default), which would let them overrun by that much.
+      connectionsCheckingInterval: Math.min(1000, limits.headersTimeout),
+    },
+    (req, res) => {
+      if (listener) listener(req, res);
+      else void built?.then((l) => l(req, res));
+    },
+  );
+  if (limits.maxConnectionsPerAddress !== false)
+    capConnectionsPerAddress(server, limits.maxConnectionsPerAddress);
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
     server.listen(options.port ?? 3000, hostname, () => {

@@ -23,6 +23,33 @@ export function isLoopbackHostname(hostname: string): boolean {
   );
 }
 
+const IPV4 = /^\d{1,3}(?:\.\d{1,3}){3}$/;
+const IPV6 = /^\[[\da-f:.]+\]$/i;
+
+/** A `Host` value without its port: `[::1]:3000` → `[::1]`, `10.0.0.7:3000` → `10.0.0.7`. */
+function hostnameOf(host: string): string {
+  if (host.startsWith('[')) {
+    const end = host.indexOf(']');
+    return end === -1 ? host : host.slice(0, end + 1);
+  }
+  const colon = host.indexOf(':');
+  return colon === -1 ? host : host.slice(0, colon);
+}
+
+/**
+ * Whether an unprotected route (health probes, metadata) answers this `Host` even when `allowedHosts` would refuse
+ * it: an IP literal or `localhost` (any port), or one of `probeHosts`. DNS rebinding needs a host name the attacker
+ * controls, so a request addressed to an IP cannot be one; probes address the server that way (Docker's
+ * HEALTHCHECK on 127.0.0.1, Kubernetes on the pod IP).
+ */
+export function isProbeHost(host: string | null, probeHosts: readonly string[]): boolean {
+  if (!host) return false;
+  const lower = host.toLowerCase();
+  if (probeHosts.includes(lower)) return true;
+  const name = hostnameOf(lower);
+  return name === 'localhost' || IPV4.test(name) || IPV6.test(name) || probeHosts.includes(name);
+}
+
 /**
  * Browsers send `Origin` on cross-origin requests; a page from another origin (or a rebound DNS name) must not
  * reach the server. Requests without `Origin` (non-browser clients) pass the origin check.

@@ -129,6 +129,11 @@ export class MiddlewareTransport implements Transport {
     return this.#passThrough ? this.#open.size : this.#pending.size;
   }
 
+  /** Whether a request with this id was received and not yet answered. */
+  isInFlight(id: RequestId): boolean {
+    return this.#passThrough ? this.#open.has(id) : this.#pending.has(id);
+  }
+
   start(): Promise<void> {
     return this.#inner.start();
   }

@@ -152,6 +152,8 @@ export interface HandlerHost {
   readonly draining: boolean;
   /** Sessions held now (0 in stateless mode). */
   readonly sessions: number;
+  /** New sessions refused so far (the table or the principal's share was full of busy sessions), for metrics. */
+  readonly sessionsRefused: number;
   /** JSON-RPC requests received and not yet answered, across all sessions. */
   readonly inFlight: number;
   /** Drains and closes the handler: what `McpHandler.close()` does. */

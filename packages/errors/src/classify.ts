@@ -116,9 +116,50 @@ export function decideToolAnswer(
 /** Any other request: only an internal error needs masking (the SDK sends the raw exception message). */
 export function decideAnswer(answer: RpcResult): AnswerDecision {
   if (answer.error?.code === ErrorCode.InternalError) {
+    const invalid = invalidParamsMessage(answer.error.message);
+    if (invalid !== undefined) {
+      return { ok: false, action: 'error', error: { code: ErrorCode.InvalidParams, message: invalid } };
+    }
     return { ok: false, action: 'mask', reason: answer.error.message };
   }
   return { ok: true };
+}
+
+interface SchemaIssue {
+  path: unknown[];
+  message: string;
+}
+
+function isParamsIssue(value: unknown): value is SchemaIssue {
+  const issue = value as Partial<SchemaIssue> | null;
+  return (
+    typeof issue === 'object' &&
+    issue !== null &&
+    Array.isArray(issue.path) &&
+    issue.path[0] === 'params' &&
+    typeof issue.message === 'string'
+  );
+}
+
+/**
+ * The SDK validates a request against its method's schema before any handler runs, and answers a failure as an
+ * internal error whose message is the schema issues as JSON (`params.name` a number, `arguments` an array). That
+ * is the caller's mistake: say so with -32602 and where, instead of masking it as a server fault.
+ */
+export function invalidParamsMessage(message: string): string | undefined {
+  if (!message.startsWith('[')) return undefined;
+  let issues: unknown;
+  try {
+    issues = JSON.parse(message);
+  } catch {
+    return undefined;
+  }
+  if (!Array.isArray(issues) || issues.length === 0 || !issues.every(isParamsIssue)) return undefined;
+  const where = issues
+    .slice(0, 3)
+    .map((i) => `${i.path.slice(1).join('.').slice(0, 64)}: ${i.message.slice(0, 128)}`)
+    .join('; ');
+  return `Invalid params: ${where}`;
 }
 
 /** `1500` → `'1.5 seconds'`, `250` → `'250 ms'`: how people say a duration. */

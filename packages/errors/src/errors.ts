@@ -9,6 +9,7 @@ import {
   type RpcErrorObject,
   type RpcNext,
   type RpcResult,
+  scrubSecrets,
   toMs,
 } from '@mcp-middleware/core';
 import type { McpServer, ToolCallback } from '@modelcontextprotocol/sdk/server/mcp.js';
@@ -95,8 +96,13 @@ interface HandlerExtraLike {
 }
 
 function serializeError(error: unknown, depth = 0): unknown {
-  if (!(error instanceof Error)) return typeof error === 'string' ? error : String(error);
-  const out: Record<string, unknown> = { name: error.name, message: error.message, stack: error.stack };
+  if (!(error instanceof Error)) return scrubSecrets(typeof error === 'string' ? error : String(error));
+  // Scrubbed: an error's text may quote a header or a connection string.
+  const out: Record<string, unknown> = {
+    name: error.name,
+    message: scrubSecrets(error.message),
+    stack: error.stack === undefined ? undefined : scrubSecrets(error.stack, 8192),
+  };
   const code = (error as { code?: unknown }).code;
   if (code !== undefined) out['code'] = code;
   if (error.cause !== undefined && depth < 3) out['cause'] = serializeError(error.cause, depth + 1);

@@ -26,6 +26,7 @@ import {
   PINO_LEVEL,
   sessionFilter,
 } from './client-log.js';
+import { guardLogger } from './guard.js';
 import {
   type CallOutcome,
   type ClassifiedCall,
@@ -33,7 +34,7 @@ import {
   classifyThrown,
   parseTraceparent,
 } from './outcome.js';
-import { compileRedactPaths, type RedactPath, redact, scrubText } from './redact.js';
+import { compileRedactPaths, field, MAX_FIELD, type RedactPath, redact, scrubText } from './redact.js';
 
 export interface JsonLoggerOptions {
   /**
@@ -98,7 +99,11 @@ export interface CallLogger {
 
 export interface JsonLogger extends Middleware {
   readonly name: 'json-logger';
-  /** The pino logger lines are written to. */
+  /**
+   * A pino logger writing where the middleware writes, for your own lines (an `onError` hook, say). Everything
+   * logged through it, and its children, is redacted like the middleware's own lines: credential keys, `Bearer …`
+   * and `password=…` in messages, errors with their stacks and causes, strings capped.
+   */
   readonly logger: Logger;
   /**
    * A logger bound to the call a tool is handling. Pass the tool's `extra` and the server the tool is registered on
@@ -120,8 +125,6 @@ interface CallEntry {
   readonly sessionId: string | undefined;
 }
 
-const FIELD_LENGTH = 256;
-
 function header(info: RequestInfo | undefined, name: string): string | undefined {
   const value = info?.headers[name];
   return Array.isArray(value) ? value[0] : value;
@@ -138,13 +141,15 @@ function isPinoLogger(value: unknown): value is Logger {
   );
 }
 
+/** Aborted by the client (it went away mid-upload or mid-stream): the client's doing, not a server fault. */
+function httpLevel(status: number, aborted: boolean): 'info' | 'warn' | 'error' {
+  if (aborted) return 'info';
+  return status >= 500 ? 'error' : status >= 400 ? 'warn' : 'info';
+}
+
 function rpcLevel(outcome: CallOutcome, errorCode: number | undefined): 'info' | 'warn' | 'error' {
   if (outcome === 'ok' || outcome === 'cancelled') return 'info';
   return errorCode === -32603 ? 'error' : 'warn';
-}
-
-function httpLevel(status: number): 'info' | 'warn' | 'error' {
-  return status >= 500 ? 'error' : status >= 400 ? 'warn' : 'info';
 }
 
 function round(ms: number): number {
@@ -213,7 +218,7 @@ export function jsonLogger(options: JsonLoggerOptions = {}): JsonLogger {
     options.logger === undefined && typeof destination === 'string'
       ? pino.destination({ dest: destination, sync: true, mkdir: true })
       : undefined;
-  const logger: Logger =
+  const base: Logger =
     options.logger ??
     pino(
       { level },
@@ -228,14 +233,18 @@ export function jsonLogger(options: JsonLoggerOptions = {}): JsonLogger {
   const ENTRY = createKey<CallEntry>('logging-json/call');
   const lookup = (extra: ToolExtra): CallEntry | undefined => callOf(extra)?.get(ENTRY);
 
+  // Lines the middleware writes go straight to `base` (their fields are bounded and scrubbed here, field by field);
+  // the logger handed to users redacts whatever it is given.
+  const logger = guardLogger(base, paths);
+
   function writeCall(call: RpcCall, entry: CallEntry, classified: ClassifiedCall): void {
     const lvl = rpcLevel(classified.outcome, classified.errorCode);
-    if (!logger.isLevelEnabled(lvl)) return;
+    if (!base.isLevelEnabled(lvl)) return;
     const line: Record<string, unknown> = {
       kind: 'rpc',
-      method: call.method,
+      method: entry.method,
       tool: entry.tool,
-      rpcId: call.id,
+      rpcId: entry.rpcId,
       outcome: classified.outcome,
       durationMs: round(performance.now() - call.startedAt),
       clientId: entry.clientId,
@@ -250,7 +259,7 @@ export function jsonLogger(options: JsonLoggerOptions = {}): JsonLogger {
     if (logArguments && call.method === 'tools/call') {
       line['args'] = redact((call.params as { arguments?: unknown } | undefined)?.arguments, paths);
     }
-    logger[lvl](line, 'rpc');
+    base[lvl](line, 'rpc');
   }
 
   function writeHttp(
@@ -260,27 +269,27 @@ export function jsonLogger(options: JsonLoggerOptions = {}): JsonLogger {
     response: Response | undefined,
     aborted: boolean,
   ): void {
-    const lvl = httpLevel(status);
+    const lvl = httpLevel(status, aborted);
     // A stream that ends after close() (an SSE GET cut by the shutdown) has nowhere to log to any more.
-    if (closed || !logger.isLevelEnabled(lvl)) return;
+    if (closed || !base.isLevelEnabled(lvl)) return;
     const userAgent = req.headers.get('user-agent');
     const line: Record<string, unknown> = {
       kind: 'http',
-      method: req.method,
+      method: field(req.method),
       // The path only: a query string may carry a token.
-      path: ctx.url.pathname,
+      path: field(ctx.url.pathname),
       status,
       durationMs: round(performance.now() - ctx.startedAt),
       client: ctx.clientAddress,
-      requestId: ctx.requestId,
-      sessionId: ctx.sessionId ?? response?.headers.get('mcp-session-id') ?? undefined,
-      clientId: ctx.authInfo?.clientId,
+      requestId: field(ctx.requestId),
+      sessionId: field(ctx.sessionId ?? response?.headers.get('mcp-session-id') ?? undefined),
+      clientId: field(ctx.authInfo?.clientId),
       traceId: parseTraceparent(req.headers.get('traceparent'))?.traceId,
-      userAgent: userAgent ? scrubText(userAgent.slice(0, FIELD_LENGTH)) : undefined,
+      userAgent: userAgent ? scrubText(userAgent, MAX_FIELD) : undefined,
     };
     if (response && (status === 401 || status === 403)) line['authError'] = authErrorOf(response);
     if (aborted) line['aborted'] = true;
-    logger[lvl](line, 'http');
+    base[lvl](line, 'http');
   }
 
   function forCall(extra: ToolExtra, server: LoggingServer): CallLogger {
@@ -296,12 +305,12 @@ export function jsonLogger(options: JsonLoggerOptions = {}): JsonLogger {
       traceId: parseTraceparent(extra._meta?.['traceparent'])?.traceId,
       method: undefined,
       tool: undefined,
-      rpcId: extra.requestId,
+      rpcId: field(extra.requestId),
       clientId: extra.authInfo?.clientId,
       sessionId: extra.sessionId,
     };
     // Bound fields are serialised once, here, not per message.
-    const bound = logger.child({
+    const bound = base.child({
       kind: 'tool',
       method: entry.method,
       tool: entry.tool,
@@ -369,7 +378,7 @@ export function jsonLogger(options: JsonLoggerOptions = {}): JsonLogger {
         response = await next();
       } catch (error) {
         // The handler turns this into a response after us: log the status it will send.
-        writeHttp(req, ctx, MiddlewareError.is(error) ? error.status : 500, undefined, false);
+        writeHttp(req, ctx, MiddlewareError.is(error) ? error.status : 500, undefined, req.signal.aborted);
         throw error;
       }
       // Logged once the body has been sent (or the client went away): SSE responses end long after their headers.
@@ -379,14 +388,15 @@ export function jsonLogger(options: JsonLoggerOptions = {}): JsonLogger {
     },
 
     async rpc(call, next) {
+      // Every field a client can choose is capped: a 900 KB method name must not become a 900 KB line.
       const entry: CallEntry = {
-        requestId: call.http?.requestId ?? crypto.randomUUID(),
+        requestId: field(call.http?.requestId) ?? crypto.randomUUID(),
         traceId: traceOf(call.params, call.requestInfo)?.traceId,
-        method: call.method,
-        tool: call.toolName,
-        rpcId: call.id,
-        clientId: call.authInfo?.clientId,
-        sessionId: call.sessionId,
+        method: field(call.method),
+        tool: field(call.toolName),
+        rpcId: field(call.id),
+        clientId: field(call.authInfo?.clientId),
+        sessionId: field(call.sessionId),
       };
       call.set(ENTRY, entry);
       let answer: RpcResult;
@@ -411,7 +421,7 @@ export function jsonLogger(options: JsonLoggerOptions = {}): JsonLogger {
           resolve();
         };
         try {
-          logger.flush(done);
+          base.flush(done);
         } catch {
           done();
         }

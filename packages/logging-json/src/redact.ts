@@ -1,5 +1,7 @@
+import { REDACTED, scrubSecrets } from '@mcp-middleware/core';
+
 /** What replaces a redacted value. */
-export const REDACTED = '[Redacted]';
+export { REDACTED };
 
 /**
  * Keys whose values are credentials wherever they appear: headers (`authorization`, `cookie`, `x-api-key`) and any
@@ -8,22 +10,22 @@ export const REDACTED = '[Redacted]';
 const SENSITIVE_KEY =
   /^(?:authorization|proxy-authorization|cookie|set-cookie)$|token|secret|passw(?:or)?d|api[-_]?key|credential|private[-_]?key/i;
 
-/** `Bearer …` and `Basic …` credentials inside free text, such as an error message that quotes a header. */
-const CREDENTIAL_IN_TEXT = /\b(Bearer|Basic)\s+[A-Za-z0-9\-._~+/]+=*/gi;
-
 /** Bounds on what one logged value may cost: nesting, entries per object or array, characters per string. */
 const MAX_DEPTH = 8;
 const MAX_ENTRIES = 100;
-const MAX_STRING = 2048;
+/** Identifiers on a line (method, tool name, ids, path) are shorter by nature. */
+export const MAX_FIELD = 256;
 
 export function isSensitiveKey(key: string): boolean {
   return SENSITIVE_KEY.test(key);
 }
 
-/** Replaces `Bearer …`/`Basic …` credentials in a string, and caps its length. */
-export function scrubText(text: string): string {
-  const capped = text.length > MAX_STRING ? `${text.slice(0, MAX_STRING)}…[truncated]` : text;
-  return capped.replace(CREDENTIAL_IN_TEXT, `$1 ${REDACTED}`);
+/** Replaces credentials in a string (`Bearer …`, `Basic …`, `password=…`), and caps its length (core's rule). */
+export const scrubText: (text: string, max?: number) => string = scrubSecrets;
+
+/** An identifier for a log line: strings scrubbed and capped at `MAX_FIELD`, numbers as they are. */
+export function field<T>(value: T): T | string {
+  return typeof value === 'string' ? scrubText(value, MAX_FIELD) : value;
 }
 
 /** A compiled redaction path: dot-separated keys, where `*` matches any key or array index. */
@@ -63,7 +65,7 @@ function walk(value: unknown, paths: readonly RedactPath[], depth: number): unkn
     return typeof value === 'bigint' ? value.toString() : value;
   }
   if (depth >= MAX_DEPTH) return '[Truncated]';
-  if (value instanceof Error) return walk({ name: value.name, message: value.message }, paths, depth);
+  if (value instanceof Error) return walk(errorFields(value), paths, depth);
   if (Array.isArray(value)) {
     const out: unknown[] = [];
     const n = Math.min(value.length, MAX_ENTRIES);
@@ -87,6 +89,16 @@ function walk(value: unknown, paths: readonly RedactPath[], depth: number): unkn
         ? REDACTED
         : walk((value as Record<string, unknown>)[key], rest, depth + 1);
   }
+  return out;
+}
+
+/** What is logged of an error: its type, message, stack, code and cause, each then redacted like anything else. */
+function errorFields(error: Error): Record<string, unknown> {
+  const out: Record<string, unknown> = { type: error.name, message: error.message };
+  if (error.stack !== undefined) out['stack'] = error.stack;
+  const code = (error as { code?: unknown }).code;
+  if (code !== undefined) out['code'] = code;
+  if (error.cause !== undefined) out['cause'] = error.cause;
   return out;
 }
 

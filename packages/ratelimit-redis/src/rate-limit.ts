@@ -6,6 +6,7 @@ import {
   jsonRpcErrorResponse,
   type Middleware,
   MiddlewareError,
+  messageCountOf,
   type RateLimitDecision,
   type RateLimitPolicy,
   type RateLimitStore,
@@ -301,7 +302,12 @@ export function rateLimit(options: RateLimitOptions): Middleware {
     }
   }
 
-  async function check(list: readonly Policy[], subject: RateLimitSubject): Promise<RateLimitVerdict> {
+  /** `messages`: a JSON-RPC batch is charged per message (capped at the policy's capacity). */
+  async function check(
+    list: readonly Policy[],
+    subject: RateLimitSubject,
+    messages = 1,
+  ): Promise<RateLimitVerdict> {
     const outcomes = await Promise.all(
       list.map(async (policy): Promise<PolicyOutcome | undefined> => {
         if (!applies(policy, subject.method, subject.toolName)) return undefined;
@@ -311,7 +317,8 @@ export function rateLimit(options: RateLimitOptions): Middleware {
           typeof policy.cost === 'number'
             ? policy.cost
             : checkPolicyCost(policy.cost(subject), policy.compiled, `rateLimit: cost of '${policy.name}'`);
-        const decision = await consume(policy, `${policy.name}:${key}`, cost);
+        const charged = Math.min(cost * messages, policy.compiled.capacity);
+        const decision = await consume(policy, `${policy.name}:${key}`, charged);
         return { policy: policy.name, header: policy.header, decision };
       }),
     );
@@ -331,7 +338,7 @@ export function rateLimit(options: RateLimitOptions): Middleware {
         toolName: undefined,
         http: ctx,
       };
-      const verdict = await check(httpPolicies, subject);
+      const verdict = await check(httpPolicies, subject, await messageCountOf(ctx));
       const headers = rateLimitHeaders(verdict);
       if (!verdict.ok) {
         const { message, data } = refusal(verdict);

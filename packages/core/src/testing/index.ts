@@ -3,12 +3,14 @@
  * SDK's own client. Used by every package's tests; plugin authors can use them too.
  */
 import { createRequire } from 'node:module';
+import { connect, type Socket } from 'node:net';
 import { pathToFileURL } from 'node:url';
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
 import type { ClientCapabilities } from '@modelcontextprotocol/sdk/types.js';
 import { createMcpHandler, type McpHandler, type McpHandlerOptions } from '../handler.js';
 import { type NodeServer, serve } from '../node.js';
+import type { Middleware } from '../types.js';
 
 export { type ContractTestApi, rateLimitStoreContract } from './rate-limit-store-contract.js';
 
@@ -83,6 +85,52 @@ export function postJsonRpc(
     },
     body: typeof body === 'string' ? body : JSON.stringify(body),
   });
+}
+
+/** Takes the caller's identity from an `x-who` header (client id = the header), so a test can play several principals. */
+export const identifyByHeader: Middleware = {
+  name: 'identify',
+  async http(req, ctx, next) {
+    const who = req.headers.get('x-who');
+    if (who) ctx.authInfo = { token: who, clientId: who, scopes: [] };
+    return next();
+  },
+};
+
+/**
+ * Starts a JSON POST to `url` that declares a large body and sends only its first bytes, as a client that goes
+ * away mid-upload does: destroy the returned socket to abort.
+ */
+export async function openPartialUpload(url: URL): Promise<Socket> {
+  const socket = connect(Number(url.port), url.hostname);
+  socket.on('error', () => {});
+  await new Promise((resolve) => socket.once('connect', resolve));
+  socket.write(
+    `POST ${url.pathname} HTTP/1.1\r\nHost: ${url.host}\r\ncontent-type: application/json\r\n` +
+      'accept: application/json, text/event-stream\r\ncontent-length: 100000\r\n\r\n{"jsonrpc":"2.0",',
+  );
+  return socket;
+}
+
+/**
+ * Opens a session by hand, asking for `protocolVersion`, and sends `notifications/initialized`. Returns the headers
+ * every later request in the session needs (session id, protocol version, and `headers`).
+ */
+export async function openRawSession(
+  url: URL,
+  protocolVersion: string,
+  headers: Record<string, string> = {},
+): Promise<Record<string, string>> {
+  const init = initializeRequest() as { params: { protocolVersion: string } };
+  init.params.protocolVersion = protocolVersion;
+  const res = await postJsonRpc(url, init, headers);
+  await res.text();
+  const sessionId = res.headers.get('mcp-session-id');
+  if (res.status !== 200 || !sessionId)
+    throw new Error(`initialize answered ${res.status} with no session id`);
+  const session = { 'mcp-session-id': sessionId, 'mcp-protocol-version': protocolVersion, ...headers };
+  await (await postJsonRpc(url, { jsonrpc: '2.0', method: 'notifications/initialized' }, session)).text();
+  return session;
 }
 
 /** An `initialize` request body. */
