@@ -12,4 +12,9 @@ export {
   rateLimitHeaders,
   type StoreFailureEvent,
 } from './rate-limit.js';
-export { type RedisClientLike, RedisStore, type RedisStoreOptions } from './redis-store.js';
+export {
+  type RedisClientLike,
+  RedisStore,
+  type RedisStoreOptions,
+  type RedisStoreStats,
+} from './redis-store.js';

@@ -33,11 +33,12 @@ type Outcome = 'open' | 'closed' | 'local';
 
 async function start(onStoreFailure: Outcome) {
   const failures: Array<{ reason: string; event: StoreFailureEvent }> = [];
+  const store = new RedisStore({ client, prefix: uniquePrefix('outage'), timeout: TIMEOUT_MS });
   const s = await startTestServer({
     server: ({ jsonSchemaValidator }) => new McpServer({ name: 't', version: '1' }, { jsonSchemaValidator }),
     middleware: [
       rateLimit({
-        store: new RedisStore({ client, prefix: uniquePrefix('outage'), timeout: TIMEOUT_MS }),
+        store,
         policies: [{ name: 'per-client', limit: 3, window: '1h' }],
         onStoreFailure,
         onStoreError: (error, event) =>
@@ -54,7 +55,7 @@ async function start(onStoreFailure: Outcome) {
     await res.arrayBuffer();
     return { res, ms: performance.now() - started };
   };
-  return { ping, failures };
+  return { ping, failures, store };
 }
 
 const ready = () => waitFor(() => client.status === 'ready', 'the client to reconnect', 10_000);
@@ -148,6 +149,7 @@ describe('when Redis is slow (every client paused)', () => {
     expect(b.ms).toBeLessThan(TIMEOUT_MS + MARGIN_MS);
     expect(open.failures.map((f) => f.reason)).toEqual(['timeout']);
     expect(closed.failures.map((f) => f.reason)).toEqual(['timeout']);
+    expect(open.store.stats).toEqual({ decisions: 0, timeouts: 1, lateAnswers: 0 });
     // Once the pause ends (this PING waits for it), Redis decides again.
     expect(await client.ping()).toBe('PONG');
     expect((await closed.ping()).res.status).toBe(200);
