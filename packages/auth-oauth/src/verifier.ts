@@ -1,4 +1,5 @@
 import type { AuthInfo } from '@mcp-middleware/core';
+import { ExpiringCache } from '@mcp-middleware/core';
 import {
   type CryptoKey,
   compactVerify,
@@ -9,7 +10,6 @@ import {
   type JWSHeaderParameters,
   type KeyObject,
 } from 'jose';
-import { ExpiringCache } from './cache.js';
 import {
   type ClaimsPolicy,
   checkAccessTokenClaims,

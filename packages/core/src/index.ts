@@ -10,6 +10,7 @@ export {
   MiddlewareError,
   type MiddlewareErrorOptions,
 } from './errors.js';
+export { ExpiringCache } from './expiring-cache.js';
 export {
   type ConnectableServer,
   createMcpHandler,
