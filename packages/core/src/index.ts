@@ -54,3 +54,4 @@ export type {
   RpcNext,
   RpcResult,
 } from './types.js';
+export { throttled } from './throttle.js';

@@ -16,6 +16,7 @@ export interface RedisClientLike {
   evalsha(sha: string, numberOfKeys: number, ...keysAndArgs: Arg[]): Promise<unknown>;
   eval(script: string, numberOfKeys: number, ...keysAndArgs: Arg[]): Promise<unknown>;
   del(key: string): Promise<number>;
+  ping(): Promise<unknown>;
 }
 export interface RedisStoreOptions {
   /**
@@ -182,20 +183,30 @@ export class RedisStore implements RateLimitStore {
   }
 
   async reset(key: string): Promise<void> {
-    const failure = this.#unavailable();
-    if (failure) throw failure;
-    await new Promise<void>((resolve, reject) => {
-      const pending = this.#enqueue(undefined, 0, resolve as (value: never) => void, reject);
-      this.#client.del(this.#prefix + key).then(
-        () => this.#answer(pending, undefined),
-        (error: unknown) => this.#fail(pending, error),
-      );
-    });
+    await this.#plain(() => this.#client.del(this.#prefix + key));
+  }
+
+  /** Resolves when Redis answers a `PING` within the timeout; rejects with a `RateLimitStoreError` otherwise. */
+  async ping(): Promise<void> {
+    await this.#plain(() => this.#client.ping());
   }
 
   /** Stops taking decisions. The Redis client is yours and stays open. */
   async close(): Promise<void> {
     this.#closed = true;
+  }
+
+  /** A command other than a decision, under the same timeout and failure rules. */
+  async #plain(command: () => Promise<unknown>): Promise<void> {
+    const failure = this.#unavailable();
+    if (failure) throw failure;
+    await new Promise<void>((resolve, reject) => {
+      const pending = this.#enqueue(undefined, 0, resolve as (value: never) => void, reject);
+      command().then(
+        () => this.#answer(pending, undefined),
+        (error: unknown) => this.#fail(pending, error),
+      );
+    });
   }
 
   #unavailable(): RateLimitStoreError | undefined {
