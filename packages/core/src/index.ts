@@ -39,6 +39,7 @@ export {
   type ToolScopePolicy,
   toolScopes,
 } from './scopes.js';
+export { throttled } from './throttle.js';
 export { type ErrorReport, MiddlewareTransport, type MiddlewareTransportOptions } from './transport.js';
 export type {
   AuthInfo,
@@ -54,4 +55,3 @@ export type {
   RpcNext,
   RpcResult,
 } from './types.js';
-export { throttled } from './throttle.js';
