@@ -34,7 +34,7 @@ await redis.connect();
 const admin = new Redis(url, { lazyConnect: true });
 await admin.connect();
 
-const store = new RedisStore({ client: redis, prefix: `${run}:ours:`, timeout: '1s' });
+const store = new RedisStore({ client: redis, prefix: `${run}:ours:`, timeout: '10s' });
 // 1,000,000 per minute and key: nothing is refused during the run (and the GCRA interval is a whole 60 µs).
 const policy = { limit: 1_000_000, windowMs: 60_000 };
 const rlf = new RateLimiterRedis({
@@ -160,6 +160,11 @@ for (const c of CONCURRENCIES) {
     `| ${c} | ${median(vsPing).toFixed(2)} (${spread(vsPing, 2)}) | ${median(vsRlf).toFixed(2)}x (${spread(vsRlf, 2)}) | ${median(ours.map((x) => x.usecPerCall)).toFixed(1)} / ${median(theirs.map((x) => x.usecPerCall)).toFixed(1)} |`,
   );
 }
+
+const { decisions, timeouts, lateAnswers } = store.stats;
+console.log(
+  `\nRedisStore.stats: ${decisions} decisions, ${timeouts} timeouts, ${lateAnswers} answers read after the timeout had passed (and used)`,
+);
 
 // Clean up the keys this run wrote (on a shared Redis; a private one goes away).
 if (!own) {
