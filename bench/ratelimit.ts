@@ -91,6 +91,8 @@ interface Sample {
   usecPerCall: number;
   /** Redis process CPU µs per operation (includes network I/O and the counter reads). */
   cpuPerOp: number;
+  /** This (client) process's CPU µs per operation: ioredis, the limiter's own code, the loop. */
+  clientCpuPerOp: number;
 }
 
 const samples = new Map<string, Sample[]>();
@@ -103,13 +105,16 @@ for (let round = 0; round < ROUNDS; round++) {
     for (const arm of order) {
       await measure(arm.op, concurrency, WARMUP_MS);
       const before = await counters(arm.command);
+      const cpuBefore = process.cpuUsage();
       const { n, s } = await measure(arm.op, concurrency, SECONDS * 1000);
+      const cpu = process.cpuUsage(cpuBefore);
       const after = await counters(arm.command);
       const list = samples.get(cell(arm.name, concurrency)) ?? [];
       list.push({
         opsPerSecond: n / s,
         usecPerCall: (after.usec - before.usec) / Math.max(1, after.calls - before.calls),
         cpuPerOp: (after.cpuUs - before.cpuUs) / n,
+        clientCpuPerOp: (cpu.user + cpu.system) / n,
       });
       samples.set(cell(arm.name, concurrency), list);
     }
@@ -139,8 +144,9 @@ for (const c of CONCURRENCIES) {
     const ops = xs.map((x) => x.opsPerSecond);
     const us = xs.map((x) => x.usecPerCall);
     const cpu = xs.map((x) => x.cpuPerOp);
+    const client = xs.map((x) => x.clientCpuPerOp);
     console.log(
-      `| ${c} | ${arm.name} | ${fmt(median(ops))} (${fmt(Math.min(...ops))}-${fmt(Math.max(...ops))}) | ${median(us).toFixed(1)} (${spread(us, 1)}) | ${median(cpu).toFixed(1)} (${spread(cpu, 1)}) |`,
+      `| ${c} | ${arm.name} | ${fmt(median(ops))} (${fmt(Math.min(...ops))}-${fmt(Math.max(...ops))}) | ${median(us).toFixed(1)} (${spread(us, 1)}) | ${median(cpu).toFixed(1)} (${spread(cpu, 1)}) | ${median(client).toFixed(1)} (${spread(client, 1)}) |`,
     );
   }
 }
