@@ -1,14 +1,24 @@
 /**
  * What a token check costs: an OAuth JWT verified for the first time (ES256 and RS256 signature + claims), the
  * same token again (served from the verified-token cache), and an API-key style check (SHA-256 of the presented
- * key + timingSafeEqual against the stored hash).
+ * key + timingSafeEqual against the stored hash). Then apiKeyAuth's whole verification of the same key again
+ * and again, with its verified-key cache off and on, against a MemoryKeyStore and against a key store in Redis
+ * (one GET per lookup, REDIS_URL or 127.0.0.1:6379), arms interleaved over rounds, median and spread.
  *
  *   cd bench && node --conditions=mcp-middleware-source --import tsx auth.ts
  */
 import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import {
+  type ApiKeyRecord,
+  apiKeyAuth,
+  generateApiKey,
+  type KeyStore,
+  MemoryKeyStore,
+} from '@mcp-middleware/auth-apikey';
 import { oauth } from '@mcp-middleware/auth-oauth';
+import { Redis } from 'ioredis';
 import { exportJWK, generateKeyPair, SignJWT } from 'jose';
 
 const RESOURCE = 'https://mcp.example.com/mcp';
@@ -110,3 +120,50 @@ console.log(
 console.log(
   `API key: SHA-256 + timingSafeEqual ${fmt(apiKey)} ops/s   (cached OAuth = ${(cached / apiKey).toFixed(2)}x the API-key check)`,
 );
+
+// apiKeyAuth: the same key verified again and again (what a busy client does), cache off vs on.
+const ROUNDS = 3;
+const { key, record } = generateApiKey({ owner: 'bench', scopes: ['read'] });
+const redis = new Redis(process.env['REDIS_URL'] ?? 'redis://127.0.0.1:6379', { lazyConnect: true });
+await redis.connect();
+const redisKey = `bench:apikey:${process.pid}:${record.id}`;
+await redis.set(redisKey, JSON.stringify(record), 'EX', 600);
+/** Keys as a database would hold them, one round trip per lookup. */
+const redisStore: KeyStore = {
+  async find(id) {
+    const json = id === record.id ? await redis.get(redisKey) : null;
+    return json ? (JSON.parse(json) as ApiKeyRecord) : undefined;
+  },
+};
+const memory = new MemoryKeyStore([record]);
+const arms = {
+  'MemoryKeyStore, cache off': apiKeyAuth({ store: memory, cache: false }),
+  'MemoryKeyStore, cache on': apiKeyAuth({ store: memory }),
+  'Redis key store, cache off': apiKeyAuth({ store: redisStore, cache: false }),
+  'Redis key store, cache on': apiKeyAuth({ store: redisStore }),
+};
+const results = new Map<string, number[]>();
+for (let round = 0; round < ROUNDS; round++) {
+  const names = Object.keys(arms) as Array<keyof typeof arms>;
+  for (const name of names.map((_, i) => names[(i + round) % names.length]!)) {
+    const auth = arms[name];
+    const ops = await loop(async () => {
+      if (!(await auth.verify(key)).ok) throw new Error('the bench key was refused');
+    });
+    results.set(name, [...(results.get(name) ?? []), ops]);
+  }
+}
+await redis.del(redisKey);
+await redis.quit();
+const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[xs.length >> 1]!;
+console.log(`\napiKeyAuth.verify of one key, ${ROUNDS} interleaved rounds, median (min-max)\n`);
+console.log('| store | cache off ops/s | cache on (1 s ttl) ops/s | on / off |');
+console.log('| --- | --- | --- | --- |');
+for (const store of ['MemoryKeyStore', 'Redis key store']) {
+  const off = results.get(`${store}, cache off`)!;
+  const on = results.get(`${store}, cache on`)!;
+  const range = (xs: number[]) => `${fmt(Math.min(...xs)).trim()}-${fmt(Math.max(...xs)).trim()}`;
+  console.log(
+    `| ${store} | ${fmt(median(off)).trim()} (${range(off)}) | ${fmt(median(on)).trim()} (${range(on)}) | ${(median(on) / median(off)).toFixed(2)}x |`,
+  );
+}

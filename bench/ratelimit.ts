@@ -1,89 +1,186 @@
 /**
- * Rate-limit decisions per second on one Redis, at concurrency 1 and 64:
+ * Rate-limit decisions per second on one Redis, at concurrency 1 and 64, arms interleaved in rounds:
  * - Redis PING through ioredis: one round trip doing nothing, the ceiling for any one-round-trip limiter;
  * - our RedisStore.consume (GCRA, one EVALSHA);
  * - rate-limiter-flexible's RateLimiterRedis.consume, what a user would pick instead.
  * Same client settings for all three; 1000 keys in rotation; limits high enough that nothing is refused.
- * Run: node --conditions=mcp-middleware-source --import tsx ratelimit.ts   (REDIS_URL to use another Redis)
+ * Reports the median round and the spread (min-max), ratios per round (then their median), and Redis's own
+ * cost per call: `INFO commandstats` µs per call of the arm's command (PING or EVALSHA) and the Redis process's
+ * CPU time (`INFO cpu`) per call, which includes reading and answering the request.
+ *
+ * By default it starts a private redis-server on a free port, so that no other client's commands pollute the
+ * counters; set REDIS_URL to use another Redis (its commandstats then include everyone else's commands).
+ *
+ *   cd bench && node --conditions=mcp-middleware-source --import tsx ratelimit.ts
+ *   BENCH_SECONDS=2 BENCH_ROUNDS=5 to change the shape of the run.
  */
+import { RedisServerProcess } from '@mcp-middleware/core/testing';
 import { RedisStore } from '@mcp-middleware/ratelimit-redis';
 import { Redis } from 'ioredis';
 import { RateLimiterRedis } from 'rate-limiter-flexible';
 
-const REDIS_URL = process.env['REDIS_URL'] ?? 'redis://127.0.0.1:6379';
-const SECONDS = Number(process.env['BENCH_SECONDS'] ?? 2.5);
+const SECONDS = Number(process.env['BENCH_SECONDS'] ?? 2);
+const ROUNDS = Number(process.env['BENCH_ROUNDS'] ?? 5);
 const WARMUP_MS = 300;
-const ROUNDS = 2;
 const KEYS = 1000;
+const CONCURRENCIES = [1, 64] as const;
 const run = `bench:rl:${process.pid}:${Date.now().toString(36)}`;
 
-const redis = new Redis(REDIS_URL, { enableOfflineQueue: false, maxRetriesPerRequest: 1, lazyConnect: true });
+const own = process.env['REDIS_URL'] ? undefined : await RedisServerProcess.start();
+const url = process.env['REDIS_URL'] ?? own!.url;
+const redis = new Redis(url, { enableOfflineQueue: false, maxRetriesPerRequest: 1, lazyConnect: true });
 await redis.connect();
+// A second connection reads the counters, so that reading them is not counted against an arm.
+const admin = new Redis(url, { lazyConnect: true });
+await admin.connect();
 
-const store = new RedisStore({ client: redis, prefix: `${run}:ours:`, timeout: '1s' });
-const policy = { limit: 1_000_000_000, windowMs: 60_000 };
+const store = new RedisStore({ client: redis, prefix: `${run}:ours:`, timeout: '10s' });
+// 1,000,000 per minute and key: nothing is refused during the run (and the GCRA interval is a whole 60 µs).
+const policy = { limit: 1_000_000, windowMs: 60_000 };
 const rlf = new RateLimiterRedis({
   storeClient: redis,
   keyPrefix: `${run}:rlf`,
-  points: 1_000_000_000,
+  points: 1_000_000,
   duration: 60,
 });
 
-const subjects: Record<string, (i: number) => Promise<unknown>> = {
-  'Redis PING': () => redis.ping(),
-  'RedisStore.consume': (i) => store.consume(`k${i % KEYS}`, policy),
-  'RateLimiterRedis.consume': (i) => rlf.consume(`k${i % KEYS}`),
-};
+interface Arm {
+  name: string;
+  /** The Redis command whose commandstats count this arm's calls. */
+  command: 'ping' | 'evalsha';
+  op: (i: number) => Promise<unknown>;
+}
 
-/** Runs `op` from `concurrency` loops for `ms` and returns operations per second. */
-async function measure(
-  op: (i: number) => Promise<unknown>,
-  concurrency: number,
-  ms: number,
-): Promise<number> {
+const arms: Arm[] = [
+  { name: 'Redis PING', command: 'ping', op: () => redis.ping() },
+  { name: 'RedisStore.consume', command: 'evalsha', op: (i) => store.consume(`k${i % KEYS}`, policy) },
+  { name: 'RateLimiterRedis.consume', command: 'evalsha', op: (i) => rlf.consume(`k${i % KEYS}`) },
+];
+
+/** Runs `op` from `concurrency` loops for `ms`; returns operations done and seconds taken. */
+async function measure(op: Arm['op'], concurrency: number, ms: number): Promise<{ n: number; s: number }> {
   let n = 0;
-  const deadline = performance.now() + ms;
   const started = performance.now();
+  const deadline = started + ms;
   await Promise.all(
     Array.from({ length: concurrency }, async () => {
       while (performance.now() < deadline) await op(n++);
     }),
   );
-  return n / ((performance.now() - started) / 1000);
+  return { n, s: (performance.now() - started) / 1000 };
 }
 
-const best = new Map<string, number>();
+interface Counters {
+  calls: number;
+  usec: number;
+  cpuUs: number;
+}
+
+async function counters(command: string): Promise<Counters> {
+  const stats = await admin.info('commandstats');
+  const m = new RegExp(`cmdstat_${command}:calls=(\\d+),usec=(\\d+)`).exec(stats);
+  const cpu = await admin.info('cpu');
+  const sys = Number(/used_cpu_sys:([\d.]+)/.exec(cpu)![1]);
+  const user = Number(/used_cpu_user:([\d.]+)/.exec(cpu)![1]);
+  return { calls: Number(m?.[1] ?? 0), usec: Number(m?.[2] ?? 0), cpuUs: (sys + user) * 1e6 };
+}
+
+interface Sample {
+  opsPerSecond: number;
+  /** commandstats µs per call of the arm's command. */
+  usecPerCall: number;
+  /** Redis process CPU µs per operation (includes network I/O and the counter reads). */
+  cpuPerOp: number;
+  /** This (client) process's CPU µs per operation: ioredis, the limiter's own code, the loop. */
+  clientCpuPerOp: number;
+}
+
+const samples = new Map<string, Sample[]>();
+const cell = (name: string, c: number) => `${name}@${c}`;
+
 for (let round = 0; round < ROUNDS; round++) {
-  for (const concurrency of [1, 64]) {
-    for (const [name, op] of Object.entries(subjects)) {
-      await measure(op, concurrency, WARMUP_MS);
-      const opsPerSecond = await measure(op, concurrency, SECONDS * 1000);
-      const cell = `${name}@${concurrency}`;
-      best.set(cell, Math.max(best.get(cell) ?? 0, opsPerSecond));
+  for (const concurrency of CONCURRENCIES) {
+    // Rotate the order each round so that no arm always runs first or last.
+    const order = arms.map((_, i) => arms[(i + round) % arms.length]!);
+    for (const arm of order) {
+      await measure(arm.op, concurrency, WARMUP_MS);
+      const before = await counters(arm.command);
+      const cpuBefore = process.cpuUsage();
+      const { n, s } = await measure(arm.op, concurrency, SECONDS * 1000);
+      const cpu = process.cpuUsage(cpuBefore);
+      const after = await counters(arm.command);
+      const list = samples.get(cell(arm.name, concurrency)) ?? [];
+      list.push({
+        opsPerSecond: n / s,
+        usecPerCall: (after.usec - before.usec) / Math.max(1, after.calls - before.calls),
+        cpuPerOp: (after.cpuUs - before.cpuUs) / n,
+        clientCpuPerOp: (cpu.user + cpu.system) / n,
+      });
+      samples.set(cell(arm.name, concurrency), list);
     }
   }
 }
 
+const median = (xs: number[]) => {
+  const s = [...xs].sort((a, b) => a - b);
+  const mid = s.length >> 1;
+  return s.length % 2 ? s[mid]! : (s[mid - 1]! + s[mid]!) / 2;
+};
+const spread = (xs: number[], digits = 0) =>
+  `${Math.min(...xs).toFixed(digits)}-${Math.max(...xs).toFixed(digits)}`;
 const fmt = (n: number) => Math.round(n).toLocaleString('en-US');
-console.log(`Redis ${REDIS_URL}, Node ${process.version}, best of ${ROUNDS} rounds of ${SECONDS} s\n`);
+const get = (name: string, c: number) => samples.get(cell(name, c))!;
+
+const redisVersion = /redis_version:(\S+)/.exec(await admin.info('server'))?.[1];
 console.log(
-  '| concurrency | Redis PING ops/s | RedisStore.consume ops/s | RateLimiterRedis.consume ops/s | ours / PING | ours / RLF |',
+  `Redis ${redisVersion} at ${own ? 'a private redis-server' : url}, Node ${process.version}, ${ROUNDS} interleaved rounds of ${SECONDS} s, ${KEYS} keys`,
 );
-console.log('| --- | --- | --- | --- | --- | --- |');
-for (const concurrency of [1, 64]) {
-  const ping = best.get(`Redis PING@${concurrency}`)!;
-  const ours = best.get(`RedisStore.consume@${concurrency}`)!;
-  const theirs = best.get(`RateLimiterRedis.consume@${concurrency}`)!;
+console.log('median round (min-max over rounds)\n');
+console.log('| concurrency | arm | ops/s | Redis µs/call (commandstats) | Redis CPU µs/op (INFO cpu) |');
+console.log('| --- | --- | --- | --- | --- |');
+for (const c of CONCURRENCIES) {
+  for (const arm of arms) {
+    const xs = get(arm.name, c);
+    const ops = xs.map((x) => x.opsPerSecond);
+    const us = xs.map((x) => x.usecPerCall);
+    const cpu = xs.map((x) => x.cpuPerOp);
+    const client = xs.map((x) => x.clientCpuPerOp);
+    console.log(
+      `| ${c} | ${arm.name} | ${fmt(median(ops))} (${fmt(Math.min(...ops))}-${fmt(Math.max(...ops))}) | ${median(us).toFixed(1)} (${spread(us, 1)}) | ${median(cpu).toFixed(1)} (${spread(cpu, 1)}) | ${median(client).toFixed(1)} (${spread(client, 1)}) |`,
+    );
+  }
+}
+
+console.log('\nratios, per round then median (min-max)\n');
+console.log(
+  '| concurrency | ours / PING | ours / rate-limiter-flexible | Redis µs per call: ours / theirs |',
+);
+console.log('| --- | --- | --- | --- |');
+for (const c of CONCURRENCIES) {
+  const ping = get('Redis PING', c);
+  const ours = get('RedisStore.consume', c);
+  const theirs = get('RateLimiterRedis.consume', c);
+  const vsPing = ours.map((x, i) => x.opsPerSecond / ping[i]!.opsPerSecond);
+  const vsRlf = ours.map((x, i) => x.opsPerSecond / theirs[i]!.opsPerSecond);
   console.log(
-    `| ${concurrency} | ${fmt(ping)} | ${fmt(ours)} | ${fmt(theirs)} | ${(ours / ping).toFixed(2)} | ${(ours / theirs).toFixed(2)}x |`,
+    `| ${c} | ${median(vsPing).toFixed(2)} (${spread(vsPing, 2)}) | ${median(vsRlf).toFixed(2)}x (${spread(vsRlf, 2)}) | ${median(ours.map((x) => x.usecPerCall)).toFixed(1)} / ${median(theirs.map((x) => x.usecPerCall)).toFixed(1)} |`,
   );
 }
 
-// Clean up the keys this run wrote.
-let cursor = '0';
-do {
-  const [next, keys] = await redis.scan(cursor, 'MATCH', `${run}*`, 'COUNT', 1000);
-  cursor = next;
-  if (keys.length > 0) await redis.del(...keys);
-} while (cursor !== '0');
+const { decisions, timeouts, lateAnswers } = store.stats;
+console.log(
+  `\nRedisStore.stats: ${decisions} decisions, ${timeouts} timeouts, ${lateAnswers} answers read after the timeout had passed (and used)`,
+);
+
+// Clean up the keys this run wrote (on a shared Redis; a private one goes away).
+if (!own) {
+  let cursor = '0';
+  do {
+    const [next, keys] = await admin.scan(cursor, 'MATCH', `${run}*`, 'COUNT', 1000);
+    cursor = next;
+    if (keys.length > 0) await admin.del(...keys);
+  } while (cursor !== '0');
+}
 await redis.quit();
+await admin.quit();
+await own?.destroy();

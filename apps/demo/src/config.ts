@@ -14,6 +14,8 @@ export interface DemoConfig {
   rateLimit: number;
   /** Sessions held at once; each client (API key or token) holds at most a tenth of them. */
   maxSessions: number;
+  /** Requests per minute per address (IPv6 per /64), counted in memory before authentication. */
+  preAuthLimit: number;
   logLevel: 'trace' | 'debug' | 'info' | 'warn' | 'error' | 'fatal' | 'silent';
   /** Public URL of this server (the OAuth resource identifier); defaults to http://host:port. */
   publicUrl: string | undefined;
@@ -122,6 +124,7 @@ export function loadConfig(
     redisUrl: url('REDIS_URL', env.REDIS_URL, ['redis:', 'rediss:']),
     rateLimit: integer('RATE_LIMIT_PER_MINUTE', env.RATE_LIMIT_PER_MINUTE, 120, 1, 1_000_000),
     maxSessions: integer('MAX_SESSIONS', env.MAX_SESSIONS, 1000, 1, 1_000_000),
+    preAuthLimit: integer('PRE_AUTH_LIMIT_PER_MINUTE', env.PRE_AUTH_LIMIT_PER_MINUTE, 600, 1, 1_000_000),
     logLevel: oneOf('LOG_LEVEL', env.LOG_LEVEL, LEVELS, 'info'),
     publicUrl: url('PUBLIC_URL', env.PUBLIC_URL, ['http:', 'https:']),
     oauthPort: integer('OAUTH_PORT', env.OAUTH_PORT, 0, 0, 65535),

@@ -1,4 +1,5 @@
-import { type ChildProcess, spawn } from 'node:child_process';
+import { spawn } from 'node:child_process';
+import { once } from 'node:events';
 import { fileURLToPath } from 'node:url';
 import { generateApiKey, parseApiKey } from '@mcp-middleware/auth-apikey';
 import {
@@ -15,53 +16,12 @@ import { LoggingMessageNotificationSchema, McpError } from '@modelcontextprotoco
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { connectDemoClient, type DemoConnection, DemoOAuthProvider } from './client.js';
+import { type Demo, MAIN, startDemo } from './test-demo.js';
 
-const MAIN = fileURLToPath(new URL('./main.ts', import.meta.url));
 const INSPECTOR = fileURLToPath(
   new URL('../node_modules/@modelcontextprotocol/inspector/cli/build/cli.js', import.meta.url),
 );
 const REDIS_URL = process.env['REDIS_URL'] || 'redis://127.0.0.1:6379';
-
-interface Demo {
-  readonly url: URL;
-  readonly base: URL;
-  readonly devKey: string | undefined;
-  readonly output: () => string;
-  readonly waitForOutput: ProcessOutput['waitFor'];
-  stop(): Promise<void>;
-}
-
-/** Starts the demo as its own process, as `npm run demo` does, and waits for the lines that name its URL (and key). */
-async function startDemo(env: Record<string, string>): Promise<Demo> {
-  const child: ChildProcess = spawn(process.execPath, typeScriptNodeArgs(MAIN), {
-    env: { ...process.env, PORT: '0', LOG_LEVEL: 'info', ...env },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  const output = collectOutput(child);
-  const url = await output.waitFor(
-    (t) => /listening on (http:\/\/\S+\/mcp)/.exec(t)?.[1],
-    'the demo to listen',
-    30_000,
-  );
-  const devKey =
-    env['AUTH_MODE'] === 'apikey'
-      ? await output.waitFor((t) => /development API key[^:]*: (mcpk_\S+)/.exec(t)?.[1], 'the dev key')
-      : undefined;
-  return {
-    url: new URL(url),
-    base: new URL('/', url),
-    devKey,
-    output: output.text,
-    waitForOutput: output.waitFor,
-    async stop() {
-      if (child.exitCode !== null) return;
-      child.kill('SIGTERM');
-      const timer = setTimeout(() => child.kill('SIGKILL'), 15_000);
-      await output.closed;
-      clearTimeout(timer);
-    },
-  };
-}
 
 function text(result: unknown): string {
   return ((result as { content: Array<{ text: string }> }).content ?? []).map((c) => c.text).join(' ');

@@ -10,6 +10,7 @@
 import type { AddressInfo } from 'node:net';
 import { createServer } from 'node:net';
 import {
+  type ApiKeyFailure,
   apiKeyAuth,
   generateApiKey,
   hashApiKeySecret,
@@ -17,11 +18,17 @@ import {
   parseApiKey,
 } from '@mcp-middleware/auth-apikey';
 import { oauth } from '@mcp-middleware/auth-oauth';
-import { createMcpHandler, type Middleware, serve, wrapServer } from '@mcp-middleware/core';
+import { createMcpHandler, type Middleware, serve, throttled, wrapServer } from '@mcp-middleware/core';
 import { errors } from '@mcp-middleware/errors';
-import { type HealthCheck, health, oauthServerCheck, redisCheck } from '@mcp-middleware/health';
+import { type HealthCheck, health, oauthServerCheck } from '@mcp-middleware/health';
 import { jsonLogger } from '@mcp-middleware/logging-json';
-import { type LimitPolicy, MemoryStore, RedisStore, rateLimit } from '@mcp-middleware/ratelimit-redis';
+import {
+  type LimitPolicy,
+  MemoryStore,
+  RedisStore,
+  rateLimit,
+  type StoreFailureEvent,
+} from '@mcp-middleware/ratelimit-redis';
 import { StdioServerTransport } from '@modelcontextprotocol/sdk/server/stdio.js';
 import { Redis } from 'ioredis';
 import { ConfigError, type DemoConfig, loadConfig } from './config.js';
@@ -123,7 +130,19 @@ async function main(): Promise<void> {
       ? new RedisStore({ client: redis, timeout: '200ms' })
       : new MemoryStore({ maxKeys: 100_000 }),
     onStoreFailure: 'local',
-    onStoreError: (error, event) => log.logger.warn({ err: error, ...event }, 'rate-limit store failure'),
+    // Runs per request while Redis is down: one line per 10 s, with how many it held back, and no stack.
+    onStoreError: throttled('10s', (error: unknown, event: StoreFailureEvent, suppressed: number) =>
+      log.logger.warn(
+        { reason: error instanceof Error ? error.message : String(error), ...event, suppressed },
+        'rate-limit store failure',
+      ),
+    ),
+  });
+  // Before authentication, per address (IPv6 per /64), in memory: a flood of bad keys gets 429s cheaply instead
+  // of a key check and a 401 each. Generous, since one address may carry many clients (NAT, a proxy).
+  const preAuth = rateLimit({
+    store: new MemoryStore({ maxKeys: 50_000 }),
+    policies: [{ name: 'per-address', limit: config.preAuthLimit, window: '1m', key: (s) => s.address }],
   });
 
   const samplingOptions = { fallback: keywordModel, timeout: '20s' as const };
@@ -154,7 +173,8 @@ async function main(): Promise<void> {
     config.publicUrl ?? `http://${config.host === '0.0.0.0' ? '127.0.0.1' : config.host}:${port}`;
   const resource = new URL('/mcp', baseUrl).href;
   const checks: HealthCheck[] = [];
-  if (redis) checks.push(redisCheck(redis));
+  // The limiter's own check: Redis down is 'warn' (still ready), since onStoreFailure 'local' keeps serving.
+  if (redis) checks.push(limits.storeCheck({ name: 'redis' }));
 
   let auth: Middleware | undefined;
   let devKey: string | undefined;
@@ -165,7 +185,10 @@ async function main(): Promise<void> {
     auth = apiKeyAuth({
       store: keys.store,
       toolScopes: TOOL_SCOPES,
-      onFailure: (failure) => log.logger.warn({ ...failure }, 'api key refused'),
+      // Aggregated: one line per 10 s with the count held back, so a flood of bad keys cannot flood the log.
+      onFailure: throttled('10s', (failure: ApiKeyFailure, suppressed: number) =>
+        log.logger.warn({ ...failure, suppressed }, 'api key refused'),
+      ),
     });
   } else if (config.auth === 'oauth') {
     // Loaded only in OAuth mode: oidc-provider is a development dependency of the demo's own.
@@ -194,9 +217,9 @@ async function main(): Promise<void> {
         log,
         jsonSchemaValidator,
       }),
-    // Outermost first: logs see everything; probes answer before auth; auth before limits, so limits key on
-    // the client's identity; errors innermost, around the tools.
-    middleware: [log, probes, ...(auth ? [auth] : []), limits, errs],
+    // Outermost first: logs see everything; probes answer before auth; the per-address limit before auth, so
+    // floods are cheap to refuse; auth before limits, so limits key on the client's identity; errors innermost.
+    middleware: [log, probes, preAuth, ...(auth ? [auth] : []), limits, errs],
     trustProxy: config.trustProxy,
     sessions: { max: config.maxSessions },
     ...(config.allowedHosts.length > 0 ? { allowedHosts: config.allowedHosts } : {}),

@@ -6,6 +6,7 @@ import {
   postJsonRpc,
   startTestServer,
   type TestServer,
+  waitFor,
 } from '@mcp-middleware/core/testing';
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import {
@@ -250,10 +251,10 @@ describe('apiKeyAuth', () => {
   });
 
   describe('when the key is revoked', () => {
-    it('answers 401 revoked, from the very next request of an open session', async () => {
+    it('answers 401 revoked, from the very next request of an open session, with the cache off', async () => {
       const { key, record } = generateApiKey({ owner: 'alice' });
       const store = new MemoryKeyStore([record]);
-      await start({ store });
+      await start({ store, cache: false });
       const client = await connect({ 'x-api-key': key });
       expect(await whoami(client)).toBe(record.id);
 
@@ -276,11 +277,89 @@ describe('apiKeyAuth', () => {
     });
   });
 
+  describe('the verified-key cache', () => {
+    /** A MemoryKeyStore that counts lookups per id: how often the middleware asked. */
+    class CountingStore implements KeyStore {
+      readonly lookups = new Map<string, number>();
+      constructor(readonly inner: MemoryKeyStore) {}
+      find(id: string, options: KeyLookupOptions): Promise<ApiKeyRecord | undefined> {
+        this.lookups.set(id, (this.lookups.get(id) ?? 0) + 1);
+        return this.inner.find(id, options);
+      }
+    }
+
+    it('looks a key up once, then answers its next requests from the cache', async () => {
+      const { key, record } = generateApiKey({ owner: 'alice' });
+      const store = new CountingStore(new MemoryKeyStore([record]));
+      await start({ store, cache: { ttl: '1h' } });
+      const client = await connect({ 'x-api-key': key });
+      for (let i = 0; i < 5; i++) expect(await whoami(client)).toBe(record.id);
+      expect(store.lookups.get(record.id)).toBe(1);
+      // A wrong secret for the same id is not a cache hit: it is looked up and refused.
+      const wrong = `${key.slice(0, 22)}${key[22] === 'A' ? 'B' : 'A'}${key.slice(23)}`;
+      const { body } = await rawInitialize({ 'x-api-key': wrong });
+      expect(body.error.data.reason).toBe('invalid_key');
+      expect(store.lookups.get(record.id)).toBe(2);
+    });
+
+    it('honours a revocation within its ttl', async () => {
+      const { key, record } = generateApiKey({ owner: 'alice' });
+      const store = new MemoryKeyStore([record]);
+      await start({ store, cache: { ttl: '300ms' } });
+      const client = await connect({ 'x-api-key': key });
+      expect(await whoami(client)).toBe(record.id);
+      store.revoke(record.id);
+      // Refused once the entry is older than the ttl; the deadline is generous, the bound is the ttl.
+      let refusal: unknown;
+      await waitFor(async () => {
+        refusal = await whoami(client).catch((e: unknown) => e);
+        return refusal instanceof StreamableHTTPError;
+      }, 'the revoked key to be refused');
+      expect((refusal as StreamableHTTPError).code).toBe(401);
+      expect((refusal as Error).message).toContain('"reason":"revoked"');
+    });
+
+    it('never serves a key past its own expiry', async () => {
+      const expiresAt = new Date(Date.now() + 1500);
+      const { key, record } = generateApiKey({ owner: 'alice', expiresAt });
+      await start({ store: new MemoryKeyStore([record]), cache: { ttl: '1h' } });
+      const client = await connect({ 'x-api-key': key });
+      expect(await whoami(client)).toBe(record.id);
+      await waitFor(async () => {
+        const error = await whoami(client).catch((e: unknown) => e);
+        return error instanceof StreamableHTTPError && error.message.includes('"reason":"expired"');
+      }, 'the expired key to be refused');
+    });
+
+    it('stays bounded by maxKeys while many keys come and go', async () => {
+      const keys = Array.from({ length: 40 }, () => generateApiKey({ owner: 'churn' }));
+      const auth = apiKeyAuth({
+        store: new MemoryKeyStore(keys.map((k) => k.record)),
+        cache: { maxKeys: 8 },
+      });
+      server = await startTestServer({ server: fixtureServer(), middleware: [auth] });
+      for (const { key } of keys) {
+        const res = await postJsonRpc(server.url, initializeRequest(), { 'x-api-key': key });
+        expect(res.status).toBe(200);
+        await res.arrayBuffer();
+        expect(auth.cachedKeys).toBeLessThanOrEqual(8);
+      }
+      expect(auth.cachedKeys).toBe(8);
+    });
+
+    it('throws a TypeError for bad cache options', () => {
+      const store = new MemoryKeyStore();
+      expect(() => apiKeyAuth({ store, cache: 'yes' as never })).toThrow(/cache must be/);
+      expect(() => apiKeyAuth({ store, cache: { maxKeys: -1 } })).toThrow(/cache.maxKeys/);
+      expect(() => apiKeyAuth({ store, cache: { ttl: 'soon' as never } })).toThrow(/cache.ttl/);
+    });
+  });
+
   describe('when an owner rotates keys', () => {
     it('accepts old and new keys side by side until the old one is revoked, then only the new one', async () => {
       const old = generateApiKey({ owner: 'alice', tenant: 'acme', scopes: ['read'] });
       const store = new MemoryKeyStore([old.record]);
-      await start({ store });
+      await start({ store, cache: false });
       const before = await connect({ 'x-api-key': old.key });
 
       const fresh = generateApiKey({ owner: 'alice', tenant: 'acme', scopes: ['read'] });

@@ -1,7 +1,9 @@
+import { createHash } from 'node:crypto';
 import {
   type AuthInfo,
   type Duration,
   ERROR_CODES,
+  ExpiringCache,
   errorToResponse,
   jsonRpcErrorResponse,
   type Middleware,
@@ -69,9 +71,30 @@ export interface ApiKeyAuthOptions {
    */
   onFailure?: (failure: ApiKeyFailure) => void | Promise<void>;
   /**
+   * Keys verified recently are remembered, so a client that sends the same key on every request costs one store
+   * lookup per `ttl`, not one per request. Entries are keyed by the SHA-256 of the presented key (never the key
+   * itself), hold only what the store returned, and never outlive the key's own expiry or scheduled revocation.
+   * A key revoked or deleted in the store is refused within `ttl`. `false` looks every key up.
+   * @default { ttl: '1s', maxKeys: 1000 }
+   */
+  cache?: ApiKeyCacheOptions | false;
+  /**
    * Told when the store failed or timed out (the client got 503). @default prints to stderr
    */
   onStoreError?: (error: unknown, info: { keyId: string; requestId: string | undefined }) => void;
+}
+
+export interface ApiKeyCacheOptions {
+  /** How long a verified key is trusted without asking the store again: the bound on revocation. @default '1s' */
+  ttl?: Duration;
+  /** Most keys remembered at once; the least recently used goes first. @default 1000 */
+  maxKeys?: number;
+}
+
+/** A key the store confirmed: enough to answer again without it. */
+interface VerifiedKey {
+  readonly record: ApiKeyRecord;
+  readonly expiresAt: number | undefined;
 }
 
 /** The middleware, plus `verify` for keys that do not arrive over HTTP (stdio: from an environment variable). */
@@ -81,6 +104,8 @@ export interface ApiKeyAuth extends Middleware {
    * (`unavailable`) when the store fails or times out: that is not the caller's fault.
    */
   verify(key: string | undefined, context?: VerifyContext): Promise<ApiKeyVerification>;
+  /** Keys remembered now by the verified-key cache (never more than `cache.maxKeys`). */
+  readonly cachedKeys: number;
 }
 
 const HEADER_NAME = /^[!#$%&'*+.^_`|~0-9a-z-]+$/;
@@ -126,6 +151,16 @@ export function apiKeyAuth(options: ApiKeyAuthOptions): ApiKeyAuth {
   }
   const onStoreError = options.onStoreError ?? defaultOnStoreError;
   if (typeof onStoreError !== 'function') throw new TypeError('apiKeyAuth: onStoreError must be a function');
+  const cacheOptions = options.cache ?? {};
+  if (cacheOptions !== false && (typeof cacheOptions !== 'object' || cacheOptions === null)) {
+    throw new TypeError("apiKeyAuth: cache must be an object like { ttl: '1s', maxKeys: 1000 } or false");
+  }
+  const cacheTtlMs = cacheOptions === false ? 0 : toMs(cacheOptions.ttl ?? '1s', 'apiKeyAuth: cache.ttl');
+  const cacheMax = cacheOptions === false ? 0 : (cacheOptions.maxKeys ?? 1000);
+  if (!Number.isInteger(cacheMax) || cacheMax < 0) {
+    throw new TypeError(`apiKeyAuth: cache.maxKeys must be a whole number >= 0, got ${cacheMax}`);
+  }
+  const cache = cacheTtlMs > 0 && cacheMax > 0 ? new ExpiringCache<VerifiedKey>(cacheMax) : undefined;
   const sources: KeySources = { header, bearer };
   const challenge = `ApiKey header="${header}"`;
 
@@ -187,10 +222,21 @@ export function apiKeyAuth(options: ApiKeyAuthOptions): ApiKeyAuth {
       return refuse('missing', undefined, 'Unauthorized: an API key is required');
     const parsed = parseApiKey(key);
     if (!parsed) return refuse('malformed', undefined, MALFORMED_KEY_MESSAGE);
+    const cacheKey = cache && createHash('sha256').update(key).digest('base64');
+    if (cacheKey) {
+      const hit = cache!.get(cacheKey, Date.now());
+      if (hit) return { ok: true, authInfo: authInfoFor(hit.record, hit.expiresAt), record: hit.record };
+    }
     const record = await lookup(parsed.id, context);
-    const decision = checkApiKey(parsed, record, Date.now());
+    const now = Date.now();
+    const decision = checkApiKey(parsed, record, now);
     if (!decision.ok) {
       return refuse(decision.reason, parsed.id, refusalMessage(decision.reason));
+    }
+    if (cacheKey) {
+      // Trusted for the ttl, and never past the key's own end (expiry or a scheduled revocation).
+      const until = Math.min(now + cacheTtlMs, decision.expiresAt ?? Number.POSITIVE_INFINITY);
+      cache!.set(cacheKey, { record: decision.record, expiresAt: decision.expiresAt }, until, now);
     }
     return { ok: true, authInfo: authInfoFor(decision.record, decision.expiresAt), record: decision.record };
   }
@@ -207,6 +253,9 @@ export function apiKeyAuth(options: ApiKeyAuthOptions): ApiKeyAuth {
   const middleware: ApiKeyAuth = {
     name: 'auth-apikey',
     verify,
+    get cachedKeys() {
+      return cache?.size ?? 0;
+    },
     async http(req, ctx, next) {
       if (!ctx.isProtected) return next();
       const context: VerifyContext = {

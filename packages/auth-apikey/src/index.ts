@@ -1,6 +1,7 @@
 export {
   type ApiKeyAuth,
   type ApiKeyAuthOptions,
+  type ApiKeyCacheOptions,
   type ApiKeyFailure,
   type ApiKeyVerification,
   apiKeyAuth,

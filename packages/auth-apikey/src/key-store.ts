@@ -86,7 +86,8 @@ export function validateApiKeyRecord(record: unknown, context?: string): asserts
 
 /**
  * Keys held in memory, fed from configuration (a JSON file, an environment variable). Records are checked when
- * added, so a typo fails at start. Changes (`add`, `revoke`, `delete`) apply to the next request.
+ * added, so a typo fails at start. Changes (`add`, `revoke`, `delete`) apply to the next lookup: within
+ * `apiKeyAuth`'s `cache.ttl` (1 s by default), or the next request with `cache: false`.
  */
 export class MemoryKeyStore implements KeyStore {
   readonly #records = new Map<string, ApiKeyRecord>();

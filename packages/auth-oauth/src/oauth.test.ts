@@ -1,6 +1,6 @@
+import { ExpiringCache } from '@mcp-middleware/core';
 import { afterEach, describe, expect, it } from 'vitest';
 import { extractBearerToken } from './bearer.js';
-import { ExpiringCache } from './cache.js';
 import { formatChallenge } from './challenge.js';
 import { checkIntrospection, checkJwtHeader } from './claims.js';
 import { checkToolCalls, metadataPaths, type OAuthOptions, oauth } from './index.js';

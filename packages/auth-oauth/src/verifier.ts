@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import { type AuthInfo, httpUrlOption } from '@mcp-middleware/core';
+import { type AuthInfo, ExpiringCache, httpUrlOption } from '@mcp-middleware/core';
 import {
   type CryptoKey,
   compactVerify,
@@ -8,7 +8,6 @@ import {
   type FlattenedJWSInput,
   type JWSHeaderParameters,
 } from 'jose';
-import { ExpiringCache } from './cache.js';
 import {
   type ClaimsPolicy,
   checkAccessTokenClaims,

@@ -12,6 +12,7 @@ export {
   type MiddlewareErrorOptions,
   RpcErrorCode,
 } from './errors.js';
+export { ExpiringCache } from './expiring-cache.js';
 export {
   DEFAULT_MAX_JSON_BYTES,
   fetchJsonObject,
@@ -67,6 +68,7 @@ export {
 } from './scopes.js';
 export { describeError, MAX_LOGGED_TEXT, REDACTED, scrubSecrets } from './scrub.js';
 export { type WrapServerOptions, wrapServer } from './server.js';
+export { throttled } from './throttle.js';
 export { type ErrorReport, MiddlewareTransport, type MiddlewareTransportOptions } from './transport.js';
 export type {
   AuthInfo,

@@ -3,7 +3,7 @@
  * (HTTP 429 with RateLimit headers), and an expensive tool limited per client on the RPC layer, at a cost.
  * Run: REDIS_URL=redis://127.0.0.1:6379 node --conditions=mcp-middleware-source --import tsx examples/server.ts
  */
-import { createMcpHandler, serve } from '@mcp-middleware/core';
+import { createMcpHandler, serve, throttled } from '@mcp-middleware/core';
 import { RedisStore, rateLimit } from '@mcp-middleware/ratelimit-redis';
 import { McpServer } from '@modelcontextprotocol/sdk/server/mcp.js';
 import { Redis } from 'ioredis';
@@ -26,7 +26,10 @@ const limits = rateLimit({
   ],
   // If Redis is down or slow, keep limiting, per instance, until it is back.
   onStoreFailure: 'local',
-  onStoreError: (error, event) => console.error(`rate limit store failed (${event.outcome}):`, String(error)),
+  // Called per request while Redis is down: one line per 10 s, with how many were held back.
+  onStoreError: throttled('10s', (error, event, suppressed) =>
+    console.error(`rate limit store failed (${event.outcome}, ${suppressed} more):`, String(error)),
+  ),
 });
 
 const handler = createMcpHandler({

@@ -8,23 +8,25 @@ export interface CompiledPolicy {
   readonly algorithm: 'gcra' | 'fixed-window';
   readonly limit: number;
   readonly windowMs: number;
-  /** GCRA: milliseconds one unit takes to come back (the emission interval). */
-  readonly intervalMs: number;
-  /** GCRA: how far ahead of now the theoretical arrival time may run (interval × burst). */
-  readonly toleranceMs: number;
+  /**
+   * GCRA: whole microseconds one unit takes to come back (the emission interval), rounded to the nearest and at
+   * least 1: whole numbers keep the stored state an integer, which Redis stores and formats cheaply.
+   */
+  readonly intervalUs: number;
+  /** GCRA: how far ahead of now the theoretical arrival time may run (interval × burst), in microseconds. */
+  readonly toleranceUs: number;
+  /** GCRA: the Redis script's arguments for a cost of 1 (increment, tolerance), formatted once. */
+  readonly scriptArgs: readonly [string, string];
   /** The largest cost a single request may have: the burst (GCRA) or the limit (fixed window). */
   readonly capacity: number;
 }
 
 /**
- * Clocks count milliseconds from 2025-01-01T00:00:00Z rather than 1970: a smaller number keeps sub-microsecond
- * precision in a double, so tiny emission intervals (high limits) still move the TAT. A whole number of days
- * after 1970, so daily and hourly fixed windows still start at midnight and on the hour (UTC).
+ * Clocks count from 2025-01-01T00:00:00Z rather than 1970 (GCRA in microseconds, fixed windows in milliseconds):
+ * smaller numbers stay exact in a double for centuries. A whole number of days after 1970, so daily and hourly
+ * fixed windows still start at midnight and on the hour (UTC).
  */
 export const EPOCH_MS = 1_735_689_600_000;
-
-/** Floating-point slack, in ms or units: far below anything a client could notice. */
-const EPSILON = 1e-6;
 
 function isWhole(value: unknown, min: number): value is number {
   return typeof value === 'number' && Number.isInteger(value) && value >= min;
@@ -47,13 +49,15 @@ export function compilePolicy(policy: RateLimitPolicy): CompiledPolicy {
   if (algorithm === 'fixed-window' && policy.burst !== undefined) {
     throw new TypeError('policy.burst applies to GCRA only; fixed-window admits `limit` per window');
   }
-  const intervalMs = windowMs / limit;
+  const intervalUs = Math.max(1, Math.round((windowMs * 1000) / limit));
+  const toleranceUs = intervalUs * burst;
   return {
     algorithm,
     limit,
     windowMs,
-    intervalMs,
-    toleranceMs: intervalMs * burst,
+    intervalUs,
+    toleranceUs,
+    scriptArgs: [String(intervalUs), String(toleranceUs)],
     capacity: algorithm === 'gcra' ? burst : limit,
   };
 }
@@ -77,8 +81,9 @@ export interface GcraResult {
 }
 
 /**
- * GCRA: the stored state is one number, the theoretical arrival time (TAT). A request of `cost` is admitted when
- * the TAT it would push forward stays within the tolerance of now. The Redis script is this function in Lua.
+ * GCRA: the stored state is one number, the theoretical arrival time (TAT, microseconds since `EPOCH_MS`). A
+ * request of `cost` is admitted when the TAT it would push forward stays within the tolerance of now. All
+ * integers, so the Redis script (this function in Lua) decides exactly as the memory store does.
  */
 export function gcra(
   storedTat: number | undefined,
@@ -87,29 +92,29 @@ export function gcra(
   cost: number,
 ): GcraResult {
   const tat = storedTat === undefined || storedTat < now ? now : storedTat;
-  const newTat = tat + p.intervalMs * cost;
-  const allowAt = newTat - p.toleranceMs;
-  if (allowAt - now > EPSILON) {
-    return {
-      tat: undefined,
-      decision: {
-        allowed: false,
-        limit: p.limit,
-        remaining: Math.max(0, Math.floor((p.toleranceMs - (tat - now)) / p.intervalMs + EPSILON)),
-        resetMs: Math.ceil(tat - now),
-        retryAfterMs: Math.ceil(allowAt - now),
-      },
-    };
-  }
+  const newTat = tat + p.intervalUs * cost;
+  if (newTat - p.toleranceUs > now)
+    return { tat: undefined, decision: gcraDecision(false, tat - now, p, cost) };
+  return { tat: newTat, decision: gcraDecision(true, newTat - now, p, cost) };
+}
+
+/**
+ * The decision, from how far the TAT runs ahead of now (µs): the new TAT when admitted, the unchanged one when
+ * refused. The Redis script returns just this number (negated and less one when refused), so one integer crosses
+ * the wire and the arithmetic happens here.
+ */
+export function gcraDecision(
+  allowed: boolean,
+  aheadUs: number,
+  p: CompiledPolicy,
+  cost: number,
+): RateLimitDecision {
   return {
-    tat: newTat,
-    decision: {
-      allowed: true,
-      limit: p.limit,
-      remaining: Math.max(0, Math.floor((p.toleranceMs - (newTat - now)) / p.intervalMs + EPSILON)),
-      resetMs: Math.ceil(newTat - now),
-      retryAfterMs: 0,
-    },
+    allowed,
+    limit: p.limit,
+    remaining: Math.max(0, Math.floor((p.toleranceUs - aheadUs) / p.intervalUs)),
+    resetMs: Math.ceil(aheadUs / 1000),
+    retryAfterMs: allowed ? 0 : Math.ceil((aheadUs + p.intervalUs * cost - p.toleranceUs) / 1000),
   };
 }
 

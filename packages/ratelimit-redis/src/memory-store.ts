@@ -11,7 +11,7 @@ export interface MemoryStoreOptions {
 }
 
 interface Entry {
-  /** GCRA: the theoretical arrival time. Fixed window: the window's start. */
+  /** GCRA: the theoretical arrival time (µs). Fixed window: the window's start (ms). */
   at: number;
   /** Fixed window: units used in the window (unused for GCRA). */
   count: number;
@@ -64,8 +64,8 @@ export class MemoryStore implements RateLimitStore {
       entry = undefined;
     }
     if (p.algorithm === 'gcra') {
-      const { decision, tat } = gcra(entry?.at, now, p, cost);
-      if (tat !== undefined) this.#store(key, entry, tat, 0, tat);
+      const { decision, tat } = gcra(entry?.at, now * 1000, p, cost);
+      if (tat !== undefined) this.#store(key, entry, tat, 0, tat / 1000);
       return decision;
     }
     const stored = entry === undefined ? undefined : { windowStart: entry.at, count: entry.count };

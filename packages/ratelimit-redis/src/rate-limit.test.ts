@@ -184,6 +184,37 @@ describe('rateLimit over HTTP (HTTP-layer policies)', () => {
       expect((await postJsonRpc(strict.url, ping(), { 'x-forwarded-for': '203.0.113.2' })).status).toBe(429);
     });
 
+    it('counts IPv6 clients per /64 by default, so rotating through one prefix gains nothing', async () => {
+      const policies: LimitPolicy[] = [{ name: 'per-ip', limit: 2, window: '1m' }];
+      const s = await start({ store: redisStore(), policies }, { ...stateless, trustProxy: 1 });
+      const from = async (address: string) =>
+        (await postJsonRpc(s.url, ping(), { 'x-forwarded-for': address })).status;
+      expect(await from('2001:db8:1:2::a')).toBe(200);
+      expect(await from('2001:db8:1:2:ffff:ffff:ffff:1')).toBe(200);
+      expect(await from('2001:db8:1:2::b')).toBe(429);
+      // The next /64 is another customer.
+      expect(await from('2001:db8:1:3::a')).toBe(200);
+      expect(await redis.exists(`${lastPrefix}per-ip:ip:2001:db8:1:2:0:0:0:0/64`)).toBe(1);
+    });
+
+    it('counts per address as configured by ipv6Subnet (48 here; false keeps full addresses)', async () => {
+      const policies: LimitPolicy[] = [{ name: 'per-ip', limit: 1, window: '1m' }];
+      const wide = await start(
+        { store: new MemoryStore(), policies, ipv6Subnet: 48 },
+        { ...stateless, trustProxy: 1 },
+      );
+      const status = async (url: URL, address: string) =>
+        (await postJsonRpc(url, ping(), { 'x-forwarded-for': address })).status;
+      expect(await status(wide.url, '2001:db8:1:2::a')).toBe(200);
+      expect(await status(wide.url, '2001:db8:1:77::a')).toBe(429);
+      const full = await start(
+        { store: new MemoryStore(), policies, ipv6Subnet: false },
+        { ...stateless, trustProxy: 1 },
+      );
+      expect(await status(full.url, '2001:db8:1:2::a')).toBe(200);
+      expect(await status(full.url, '2001:db8:1:2::b')).toBe(200);
+    });
+
     it('keys per tenant with a key function, and leaves out requests it returns undefined for', async () => {
       const s = await start(
         {
@@ -232,6 +263,42 @@ describe('rateLimit over HTTP (HTTP-layer policies)', () => {
       const body = (await refused.json()) as { error: { data: { policy: string } } };
       expect(body.error.data.policy).toBe('quota');
     });
+  });
+});
+
+describe('a per-address limit in front of authentication (pre-auth)', () => {
+  /** An auth middleware that refuses every request: a flood of bad keys. */
+  const refuseAll: Middleware = {
+    name: 'refuse-all',
+    async http() {
+      return new Response('{"jsonrpc":"2.0","error":{"code":-32001,"message":"Unauthorized"},"id":null}', {
+        status: 401,
+      });
+    },
+  };
+
+  it('answers 429 to an unauthenticated flood from one address once it passes the limit, before auth runs', async () => {
+    const preAuth = rateLimit({
+      store: new MemoryStore({ maxKeys: 1000 }),
+      policies: [{ name: 'per-address', limit: 5, window: '1m', key: (s) => s.address }],
+    });
+    const s = await startTestServer({
+      server: ({ jsonSchemaValidator }) =>
+        new McpServer({ name: 't', version: '1' }, { jsonSchemaValidator }),
+      middleware: [preAuth, refuseAll],
+      ...stateless,
+      trustProxy: 1,
+    });
+    servers.push(s);
+    const statuses: number[] = [];
+    for (let i = 0; i < 8; i++) {
+      const res = await postJsonRpc(s.url, ping(), { 'x-forwarded-for': '198.51.100.9', 'x-api-key': 'bad' });
+      await res.arrayBuffer();
+      statuses.push(res.status);
+    }
+    expect(statuses).toEqual([401, 401, 401, 401, 401, 429, 429, 429]);
+    // Another address is not affected.
+    expect((await postJsonRpc(s.url, ping(), { 'x-forwarded-for': '198.51.100.10' })).status).toBe(401);
   });
 });
 
@@ -374,6 +441,9 @@ describe('configuration', () => {
     expect(() =>
       rateLimit({ policies: [{ name: 'x', limit: 5, window: '1m', layer: 'http', tools: ['echo'] }] }),
     ).toThrow(/layer/);
+    expect(() => rateLimit({ policies: [{ name: 'x', limit: 5, window: '1m' }], ipv6Subnet: 0 })).toThrow(
+      /ipv6Subnet/,
+    );
     expect(() =>
       rateLimit({ policies: [{ name: 'x', limit: 5, window: '1m' }], onStoreFailure: 'maybe' as never }),
     ).toThrow(/onStoreFailure/);

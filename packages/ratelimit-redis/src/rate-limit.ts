@@ -12,8 +12,10 @@ import {
   type RateLimitStore,
   type RpcCall,
   type RpcResult,
+  throttled,
   toMs,
 } from '@mcp-middleware/core';
+import { addressBucket } from './address.js';
 import { type CompiledPolicy, compilePolicy } from './algorithms.js';
 import { policyItem, rateLimitItem, retryAfterSeconds } from './headers.js';
 import { MemoryStore } from './memory-store.js';
@@ -22,11 +24,18 @@ import { MemoryStore } from './memory-store.js';
 export interface RateLimitSubject {
   /**
    * The default key: `id:<clientId>` when an auth middleware identified the client, else `ip:<address>` (after
-   * the handler's `trustProxy`), else `anonymous` (stdio, or a runtime that gives no address).
+   * the handler's `trustProxy`, IPv6 cut to `ipv6Subnet`), else `anonymous` (stdio, or a runtime that gives no
+   * address).
    */
   readonly client: string;
   readonly authInfo: AuthInfo | undefined;
+  /** The client's address as the handler resolved it (full IPv6). */
   readonly clientAddress: string | undefined;
+  /**
+   * `ip:<address>` with IPv6 cut to `ipv6Subnet` bits, whether or not the client is authenticated: the key of a
+   * per-address policy (`key: (s) => s.address`). Undefined when there is no address.
+   */
+  readonly address: string | undefined;
   /** The JSON-RPC method (RPC layer only). */
   readonly method: string | undefined;
   /** The tool's name for `tools/call` (RPC layer only). */
@@ -89,8 +98,38 @@ export interface RateLimitOptions {
   onStoreFailure?: 'open' | 'closed' | 'local';
   /** The store used under `onStoreFailure: 'local'`. @default new MemoryStore({ maxKeys: 10000 }) */
   localStore?: RateLimitStore;
-  /** Called on every store failure, to log and count them. @default a warning on stderr, at most every 10 s */
+  /**
+   * Called on every store failure, to log and count them. It runs per request while the store is down: wrap a
+   * logger in core's `throttled()` to log once per interval with a count. @default a one-line warning on stderr,
+   * at most every 10 s, with how many failures it held back
+   */
   onStoreError?: (error: unknown, event: StoreFailureEvent) => void;
+  /**
+   * How much of an IPv6 address counts as one client for address keys (`ip:…` and `subject.address`): a customer
+   * usually gets a whole /64 (or /56) and can rotate through it. `false` uses full addresses.
+   * @default 64
+   */
+  ipv6Subnet?: number | false;
+}
+
+/** What `health()` from `@mcp-middleware/health` accepts as a check (typed here so no import is needed). */
+export interface StoreHealthCheck {
+  readonly name: string;
+  readonly componentType: 'datastore';
+  /** False unless `onStoreFailure` is `'closed'`: a failure this limiter tolerates does not fail readiness. */
+  readonly critical: boolean;
+  check(): Promise<{ status: 'warn' | 'fail'; output: string } | undefined>;
+}
+
+/** The middleware, plus a readiness check of its store that knows the failure policy. */
+export interface RateLimit extends Middleware {
+  /**
+   * A readiness check for `health()`: pings the store (a `RedisStore`; a store without `ping()` always passes).
+   * While the store is unreachable it reports `fail` under `onStoreFailure: 'closed'` (requests get 503, so the
+   * instance is not ready) and `warn` under `'open'` and `'local'` (requests are served, so readiness must not
+   * take every replica out at once).
+   */
+  storeCheck(options?: { name?: string }): StoreHealthCheck;
 }
 
 interface Policy {
@@ -147,15 +186,20 @@ export function rateLimitHeaders(verdict: RateLimitVerdict): Record<string, stri
   return headers;
 }
 
-/** The default key of a client: its id when authenticated, else its address. */
-export function clientKey(authInfo: AuthInfo | undefined, clientAddress: string | undefined): string {
+const ANONYMOUS = 'anonymous';
+
+/** The default key of a client: its id when authenticated, else its address (IPv6 cut to `ipv6Subnet` bits). */
+export function clientKey(
+  authInfo: AuthInfo | undefined,
+  clientAddress: string | undefined,
+  ipv6Subnet: number | false = 64,
+): string {
   if (authInfo?.clientId) return `id:${authInfo.clientId}`;
-  if (clientAddress) return `ip:${clientAddress}`;
-  return 'anonymous';
+  if (clientAddress) return `ip:${addressBucket(clientAddress, ipv6Subnet)}`;
+  return ANONYMOUS;
 }
 
 const NAME = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$/;
-const WARN_INTERVAL_MS = 10_000;
 
 function compile(options: LimitPolicy, index: number, seen: Set<string>): Policy {
   const where = `rateLimit: policies[${index}]`;
@@ -251,7 +295,7 @@ function refusal(verdict: Extract<RateLimitVerdict, { ok: false }>) {
  * policy over stdio) answer a JSON-RPC error -32029 with the wait in `data`. Place it after auth middleware, so
  * that limits are per client id rather than per address.
  */
-export function rateLimit(options: RateLimitOptions): Middleware {
+export function rateLimit(options: RateLimitOptions): RateLimit {
   if (typeof options !== 'object' || options === null) throw new TypeError('rateLimit: options are required');
   if (!Array.isArray(options.policies) || options.policies.length === 0) {
     throw new TypeError('rateLimit: policies must be a non-empty array');
@@ -269,16 +313,21 @@ export function rateLimit(options: RateLimitOptions): Middleware {
   }
   const ownLocalStore = onStoreFailure === 'local' && options.localStore === undefined;
   const localStore = options.localStore ?? (ownLocalStore ? new MemoryStore({ maxKeys: 10_000 }) : undefined);
-  let lastWarning = Number.NEGATIVE_INFINITY;
+  const ipv6Subnet = options.ipv6Subnet ?? 64;
+  if (ipv6Subnet !== false && !(Number.isInteger(ipv6Subnet) && ipv6Subnet >= 1 && ipv6Subnet <= 128)) {
+    throw new TypeError(
+      `rateLimit: ipv6Subnet must be a whole number from 1 to 128 or false, got ${ipv6Subnet}`,
+    );
+  }
+  const addressOf = (clientAddress: string | undefined) =>
+    clientAddress ? `ip:${addressBucket(clientAddress, ipv6Subnet)}` : undefined;
   const onStoreError =
     options.onStoreError ??
-    ((error: unknown, event: StoreFailureEvent) => {
-      const now = Date.now();
-      if (now - lastWarning < WARN_INTERVAL_MS) return;
-      lastWarning = now;
+    throttled('10s', (error: unknown, event: StoreFailureEvent, suppressed: number) => {
       const reason = error instanceof Error ? error.message : String(error);
+      const more = suppressed > 0 ? ` (${suppressed} more since the last warning)` : '';
       console.warn(
-        `[ratelimit] store failed for policy '${event.policy}' (${reason}); failing ${event.outcome}`,
+        `[ratelimit] store failed for policy '${event.policy}' (${reason}); failing ${event.outcome}${more}`,
       );
     });
   const httpPolicies = policies.filter((p) => p.layer === 'http');
@@ -325,15 +374,46 @@ export function rateLimit(options: RateLimitOptions): Middleware {
     return decide(outcomes.filter((o) => o !== undefined));
   }
 
+  const storeOutput = {
+    open: 'the store is unreachable: requests are admitted without limits until it is back',
+    local: 'the store is unreachable: limits hold per instance until it is back',
+    closed: 'the store is unreachable: limited requests get 503 until it is back',
+  } as const;
+
   return {
     name: 'rate-limit',
 
+    storeCheck(checkOptions = {}) {
+      const name = checkOptions.name ?? 'ratelimit-store';
+      if (typeof name !== 'string' || name === '') {
+        throw new TypeError('rateLimit: storeCheck name must be a non-empty string');
+      }
+      const critical = onStoreFailure === 'closed';
+      const ping = (store as { ping?: () => Promise<unknown> }).ping;
+      return {
+        name,
+        componentType: 'datastore',
+        critical,
+        async check() {
+          if (typeof ping !== 'function') return undefined;
+          try {
+            await ping.call(store);
+            return undefined;
+          } catch {
+            return { status: critical ? 'fail' : 'warn', output: storeOutput[onStoreFailure] };
+          }
+        },
+      };
+    },
+
     async http(_req, ctx, next) {
       if (!ctx.isProtected || httpPolicies.length === 0) return next();
+      const address = addressOf(ctx.clientAddress);
       const subject: RateLimitSubject = {
-        client: clientKey(ctx.authInfo, ctx.clientAddress),
+        client: ctx.authInfo?.clientId ? `id:${ctx.authInfo.clientId}` : (address ?? ANONYMOUS),
         authInfo: ctx.authInfo,
         clientAddress: ctx.clientAddress,
+        address,
         method: undefined,
         toolName: undefined,
         http: ctx,
@@ -353,11 +433,13 @@ export function rateLimit(options: RateLimitOptions): Middleware {
       // Over HTTP the HTTP layer already counted the request; elsewhere (stdio) every policy counts per call.
       const list = call.http ? rpcPolicies : policies;
       if (list.length === 0) return next();
-      const address = call.http?.clientAddress;
+      const clientAddress = call.http?.clientAddress;
+      const address = addressOf(clientAddress);
       const subject: RateLimitSubject = {
-        client: clientKey(call.authInfo, address),
+        client: call.authInfo?.clientId ? `id:${call.authInfo.clientId}` : (address ?? ANONYMOUS),
         authInfo: call.authInfo,
-        clientAddress: address,
+        clientAddress,
+        address,
         method: call.method,
         toolName: call.toolName,
         http: call.http,

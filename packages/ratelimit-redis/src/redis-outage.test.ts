@@ -1,7 +1,7 @@
 import { postJsonRpc, startTestServer, type TestServer, waitFor } from '@mcp-middleware/core/testing';
 import { McpServer } from '@modelcontextprotocol/sdk/server/mcp.js';
 import { Redis } from 'ioredis';
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
 import type { RateLimitStoreError } from './errors.js';
 import { rateLimit, type StoreFailureEvent } from './rate-limit.js';
 import { RedisStore } from './redis-store.js';
@@ -33,11 +33,12 @@ type Outcome = 'open' | 'closed' | 'local';
 
 async function start(onStoreFailure: Outcome) {
   const failures: Array<{ reason: string; event: StoreFailureEvent }> = [];
+  const store = new RedisStore({ client, prefix: uniquePrefix('outage'), timeout: TIMEOUT_MS });
   const s = await startTestServer({
     server: ({ jsonSchemaValidator }) => new McpServer({ name: 't', version: '1' }, { jsonSchemaValidator }),
     middleware: [
       rateLimit({
-        store: new RedisStore({ client, prefix: uniquePrefix('outage'), timeout: TIMEOUT_MS }),
+        store,
         policies: [{ name: 'per-client', limit: 3, window: '1h' }],
         onStoreFailure,
         onStoreError: (error, event) =>
@@ -54,7 +55,7 @@ async function start(onStoreFailure: Outcome) {
     await res.arrayBuffer();
     return { res, ms: performance.now() - started };
   };
-  return { ping, failures };
+  return { ping, failures, store };
 }
 
 const ready = () => waitFor(() => client.status === 'ready', 'the client to reconnect', 10_000);
@@ -148,9 +149,69 @@ describe('when Redis is slow (every client paused)', () => {
     expect(b.ms).toBeLessThan(TIMEOUT_MS + MARGIN_MS);
     expect(open.failures.map((f) => f.reason)).toEqual(['timeout']);
     expect(closed.failures.map((f) => f.reason)).toEqual(['timeout']);
+    expect(open.store.stats).toEqual({ decisions: 0, timeouts: 1, lateAnswers: 0 });
     // Once the pause ends (this PING waits for it), Redis decides again.
     expect(await client.ping()).toBe('PONG');
     expect((await closed.ping()).res.status).toBe(200);
     expect(closed.failures.length).toBe(1);
+  });
+});
+
+describe('what an operator sees while Redis is down', () => {
+  afterEach(async () => {
+    vi.restoreAllMocks();
+    await redisServer.start();
+    await ready();
+  });
+
+  it("reports the store as warn in readiness under 'local' and 'open' (requests are served) and fail under 'closed'", async () => {
+    const store = new RedisStore({ client, prefix: uniquePrefix('ready'), timeout: TIMEOUT_MS });
+    const policies = [{ name: 'per-client', limit: 3, window: '1h' as const }];
+    const checks = (['local', 'open', 'closed'] as const).map((onStoreFailure) =>
+      rateLimit({ store, policies, onStoreFailure }).storeCheck(),
+    );
+    expect(checks.map((c) => [c.name, c.critical])).toEqual([
+      ['ratelimit-store', false],
+      ['ratelimit-store', false],
+      ['ratelimit-store', true],
+    ]);
+    expect(await Promise.all(checks.map((c) => c.check()))).toEqual([undefined, undefined, undefined]);
+    await redisServer.stop();
+    const down = await Promise.all(checks.map((c) => c.check()));
+    expect(down.map((d) => d?.status)).toEqual(['warn', 'warn', 'fail']);
+    expect(down[0]?.output).toContain('limits hold per instance');
+    await redisServer.start();
+    await ready();
+    expect(await checks[0]!.check()).toBeUndefined();
+  });
+
+  it('warns once per 10 s by default, with a count, not once per request', async () => {
+    const warnings: string[] = [];
+    vi.spyOn(console, 'warn').mockImplementation((line: string) => {
+      warnings.push(line);
+    });
+    const s = await startTestServer({
+      server: ({ jsonSchemaValidator }) =>
+        new McpServer({ name: 't', version: '1' }, { jsonSchemaValidator }),
+      middleware: [
+        rateLimit({
+          store: new RedisStore({ client, prefix: uniquePrefix('quiet'), timeout: TIMEOUT_MS }),
+          policies: [{ name: 'per-client', limit: 1000, window: '1h' }],
+          onStoreFailure: 'local',
+        }),
+      ],
+      sessions: false,
+      enableJsonResponse: true,
+    });
+    servers.push(s);
+    await redisServer.stop();
+    for (let i = 0; i < 30; i++) {
+      const res = await postJsonRpc(s.url, { jsonrpc: '2.0', id: i, method: 'ping' });
+      expect(res.status).toBe(200);
+      await res.arrayBuffer();
+    }
+    expect(warnings).toHaveLength(1);
+    expect(warnings[0]).toMatch(/^\[ratelimit\] store failed for policy 'per-client' \(.*\); failing local$/);
+    expect(warnings[0]).not.toContain('\n');
   });
 });

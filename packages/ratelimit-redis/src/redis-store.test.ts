@@ -1,4 +1,4 @@
-import { spawn } from 'node:child_process';
+import { execFileSync, spawn } from 'node:child_process';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { rateLimitStoreContract, typeScriptNodeArgs } from '@mcp-middleware/core/testing';
@@ -73,6 +73,32 @@ describe('RedisStore', () => {
       const fixedTtl = await redis.pttl(`${prefix}ttl-fixed`);
       expect(fixedTtl).toBeGreaterThan(0);
       expect(fixedTtl).toBeLessThanOrEqual(60_000);
+    });
+  });
+
+  describe('when this process is too busy to read an answer Redis gave in time', () => {
+    it('uses the decision rather than failing with a timeout, and counts it in stats.lateAnswers', async () => {
+      const s = new RedisStore({ client: redis, prefix, timeout: 50 });
+      const policy = { limit: 5, windowMs: DAY };
+      const decision = s.consume('busy-loop', policy);
+      // Block the event loop from the check phase, so that the next iteration's timers phase (where the store's
+      // deadline has passed) comes before the poll phase that would read the answer. Block until Redis has
+      // decided (the key exists, read by a synchronous redis-cli) and our own deadline has passed.
+      setImmediate(() => {
+        const started = performance.now();
+        while (
+          performance.now() - started < 200 ||
+          execFileSync('redis-cli', ['-u', REDIS_URL, 'EXISTS', `${prefix}busy-loop`], {
+            encoding: 'utf8',
+          }).trim() !== '1'
+        ) {
+          // busy: nothing else runs on this thread
+        }
+      });
+      const d = await decision;
+      expect(d.allowed).toBe(true);
+      expect(d.remaining).toBe(4);
+      expect(s.stats).toEqual({ decisions: 1, timeouts: 0, lateAnswers: 1 });
     });
   });
 

@@ -1,7 +1,10 @@
+import { createHash } from 'node:crypto';
 import type { Duration, RateLimitDecision, RateLimitPolicy, RateLimitStore } from '@mcp-middleware/core';
 import { toMs } from '@mcp-middleware/core';
-import { type CompiledPolicy, checkCost, EPOCH_MS, PolicyCache } from './algorithms.js';
+import { type CompiledPolicy, checkCost, EPOCH_MS, gcraDecision, PolicyCache } from './algorithms.js';
 import { RateLimitStoreError } from './errors.js';
+
+type Arg = string | number;
 
 /**
  * What the store needs from a Redis client: ioredis `Redis` and `Cluster` both fit. Typed structurally so that
@@ -10,10 +13,11 @@ import { RateLimitStoreError } from './errors.js';
 export interface RedisClientLike {
   /** ioredis connection status; the store sends only when it is `'ready'`. */
   readonly status: string;
-  defineCommand(name: string, definition: { lua: string; numberOfKeys?: number }): void;
+  evalsha(sha: string, numberOfKeys: number, ...keysAndArgs: Arg[]): Promise<unknown>;
+  eval(script: string, numberOfKeys: number, ...keysAndArgs: Arg[]): Promise<unknown>;
   del(key: string): Promise<number>;
+  ping(): Promise<unknown>;
 }
-
 export interface RedisStoreOptions {
   /**
    * An ioredis `Redis` or `Cluster`. Recommended settings: `enableOfflineQueue: false` and
@@ -31,35 +35,44 @@ export interface RedisStoreOptions {
   timeout?: Duration;
 }
 
-// Both scripts read the clock from Redis itself, so every instance agrees (as ms since EPOCH_MS), touch exactly
-// one key (Redis Cluster routes it), check before charging (a denial writes nothing) and return
-// {allowed, remaining, resetMs, retryAfterMs}. They are `gcra` and `fixedWindow` of algorithms.ts in Lua.
-// Numbers are returned rounded up: Redis truncates Lua numbers to integers. A number passed to redis.call is
-// written in full precision. Writing after TIME needs effects replication: the default since Redis 5.
-const CLOCK = `
-local t = redis.call('TIME')
+/** What a store has seen since it was made: for metrics and alerts. */
+export interface RedisStoreStats {
+  /** Decisions Redis answered and the store used. */
+  readonly decisions: number;
+  /** Decisions that failed with reason `'timeout'`: no answer had been read when the store gave up. */
+  readonly timeouts: number;
+  /**
+   * Answers read after the timeout had passed on this process's clock, but used rather than discarded: Redis
+   * answered, and this process's event loop was too busy to read the answer in time. Rising numbers mean the
+   * process is CPU-starved, not that Redis is slow.
+   */
+  readonly lateAnswers: number;
+}
+
+// Both scripts read the clock from Redis itself, so every instance agrees, touch exactly one key (Redis Cluster
+// routes it) and check before charging (a denial writes nothing). They are `gcra` and `fixedWindow` of
+// algorithms.ts in Lua. Writing after TIME needs effects replication: the default since Redis 5.
+//
+// GCRA is the hot path, kept to TIME, one GET and one SET with PX, in whole microseconds since EPOCH_MS: an
+// integer formats and parses cheaply in Redis (a 17-digit float costs more than the rest of the script). It
+// returns one integer: how far the TAT runs ahead of now (µs) when admitted, minus that and one when refused;
+// gcraDecision() turns it into a decision.
+/** KEYS[1] = key; ARGV = increment (interval × cost, µs), tolerance (µs). */
+const GCRA_LUA = `local t = redis.call('TIME')
+local now = (t[1] - ${EPOCH_MS / 1000}) * 1000000 + t[2]
+local tat = tonumber(redis.call('GET', KEYS[1])) or now
+if tat < now then tat = now end
+local new = tat + ARGV[1]
+if new - ARGV[2] > now then return now - tat - 1 end
+redis.call('SET', KEYS[1], new, 'PX', math.ceil((new - now) / 1000))
+return new - now`;
+
+/**
+ * KEYS[1] = key; ARGV = limit, window (ms), cost. The value is "windowStart count". Returns
+ * {allowed, remaining, resetMs, retryAfterMs}, rounded up: Redis truncates Lua numbers to integers.
+ */
+const FIXED_WINDOW_LUA = `local t = redis.call('TIME')
 local now = (tonumber(t[1]) - ${EPOCH_MS / 1000}) * 1000 + tonumber(t[2]) / 1000
-`;
-
-/** KEYS[1] = key; ARGV = emission interval (ms), tolerance (ms), cost. */
-const GCRA_LUA = `${CLOCK}
-local interval = tonumber(ARGV[1])
-local tolerance = tonumber(ARGV[2])
-local cost = tonumber(ARGV[3])
-local tat = tonumber(redis.call('GET', KEYS[1]))
-if tat == nil or tat < now then tat = now end
-local newTat = tat + interval * cost
-local allowAt = newTat - tolerance
-if allowAt - now > 1e-6 then
-  return {0, math.max(0, math.floor((tolerance - (tat - now)) / interval + 1e-6)), math.ceil(tat - now), math.ceil(allowAt - now)}
-end
-local ttl = math.max(1, math.ceil(newTat - now))
-redis.call('SET', KEYS[1], newTat, 'PX', ttl)
-return {1, math.max(0, math.floor((tolerance - (newTat - now)) / interval + 1e-6)), ttl, 0}
-`;
-
-/** KEYS[1] = key; ARGV = limit, window (ms), cost. The value is "windowStart count". */
-const FIXED_WINDOW_LUA = `${CLOCK}
 local limit = tonumber(ARGV[1])
 local window = tonumber(ARGV[2])
 local cost = tonumber(ARGV[3])
@@ -78,15 +91,18 @@ if count + cost > limit then
 end
 count = count + cost
 redis.call('SET', KEYS[1], string.format('%.17g %d', start, count), 'PX', math.max(1, untilEnd))
-return {1, limit - count, untilEnd, 0}
-`;
+return {1, limit - count, untilEnd, 0}`;
 
-const GCRA_COMMAND = 'mcpRateLimitGcra';
-const FIXED_WINDOW_COMMAND = 'mcpRateLimitFixedWindow';
+interface Script {
+  readonly lua: string;
+  readonly sha: string;
+}
 
-type ScriptCommand = (key: string, a: number, b: number, cost: number) => Promise<unknown>;
+const script = (lua: string): Script => ({ lua, sha: createHash('sha1').update(lua).digest('hex') });
+const GCRA = script(GCRA_LUA);
+const FIXED_WINDOW = script(FIXED_WINDOW_LUA);
 
-function toDecision(reply: unknown, limit: number): RateLimitDecision {
+function toFixedWindowDecision(reply: unknown, limit: number): RateLimitDecision {
   if (!Array.isArray(reply) || reply.length !== 4) {
     throw new TypeError(`unexpected reply from the rate-limit script: ${JSON.stringify(reply)}`);
   }
@@ -99,33 +115,53 @@ function toDecision(reply: unknown, limit: number): RateLimitDecision {
   };
 }
 
+/** One command waiting for Redis. Deadlines grow in sending order (one timeout per store), so they queue. */
+class Pending {
+  settled = false;
+  constructor(
+    readonly deadline: number,
+    readonly policy: CompiledPolicy | undefined,
+    readonly cost: number,
+    readonly resolve: (value: never) => void,
+    readonly reject: (error: unknown) => void,
+  ) {}
+}
+
 /**
- * Counts in Redis: each decision is one `EVALSHA` of an atomic script (ioredis `defineCommand`, which falls back to
- * `EVAL` after `SCRIPT FLUSH` or a failover), so limits hold exactly across any number of instances.
+ * Counts in Redis: each decision is one `EVALSHA` of an atomic script (falling back to `EVAL` once after
+ * `SCRIPT FLUSH` or a failover to a fresh node), so limits hold exactly across any number of instances.
  */
 export class RedisStore implements RateLimitStore {
   readonly #client: RedisClientLike;
-  readonly #commands: Record<string, ScriptCommand>;
   readonly #prefix: string;
   readonly #timeoutMs: number;
   readonly #policies = new PolicyCache();
+  /** Commands in sending order; `#head` is the oldest that may still be waiting. */
+  #queue: Pending[] = [];
+  #head = 0;
+  #timer: ReturnType<typeof setTimeout> | undefined;
+  #decisions = 0;
+  #timeouts = 0;
+  #lateAnswers = 0;
   #closed = false;
 
   constructor(options: RedisStoreOptions) {
     const client = options?.client;
-    if (typeof client?.defineCommand !== 'function' || typeof client.status !== 'string') {
+    if (typeof client?.evalsha !== 'function' || typeof client.status !== 'string') {
       throw new TypeError('RedisStore: client must be an ioredis Redis or Cluster instance');
     }
     const prefix = options.prefix ?? 'mcp-rl:';
     if (typeof prefix !== 'string') throw new TypeError('RedisStore: prefix must be a string');
     const timeoutMs = toMs(options.timeout ?? '100ms', 'RedisStore: timeout');
     if (timeoutMs <= 0) throw new TypeError('RedisStore: timeout must be greater than zero');
-    client.defineCommand(GCRA_COMMAND, { numberOfKeys: 1, lua: GCRA_LUA });
-    client.defineCommand(FIXED_WINDOW_COMMAND, { numberOfKeys: 1, lua: FIXED_WINDOW_LUA });
     this.#client = client;
-    this.#commands = client as unknown as Record<string, ScriptCommand>;
     this.#prefix = prefix;
     this.#timeoutMs = timeoutMs;
+  }
+
+  /** Counters since the store was made (see `RedisStoreStats`). */
+  get stats(): RedisStoreStats {
+    return { decisions: this.#decisions, timeouts: this.#timeouts, lateAnswers: this.#lateAnswers };
   }
 
   consume(key: string, policy: RateLimitPolicy, cost = 1): Promise<RateLimitDecision> {
@@ -136,56 +172,176 @@ export class RedisStore implements RateLimitStore {
     } catch (error) {
       return Promise.reject(error);
     }
-    if (this.#closed) return Promise.reject(new RateLimitStoreError('closed', 'RedisStore is closed'));
-    // Not connected: answer now rather than queue behind a reconnect.
-    if (this.#client.status !== 'ready') {
-      return Promise.reject(
-        new RateLimitStoreError('not-connected', `Redis is not connected (status ${this.#client.status})`),
-      );
-    }
+    const failure = this.#unavailable();
+    if (failure) return Promise.reject(failure);
     const fullKey = this.#prefix + key;
-    const reply =
-      p.algorithm === 'gcra'
-        ? this.#commands[GCRA_COMMAND]!.call(this.#client, fullKey, p.intervalMs, p.toleranceMs, cost)
-        : this.#commands[FIXED_WINDOW_COMMAND]!.call(this.#client, fullKey, p.limit, p.windowMs, cost);
-    return this.#settle(reply, (value) => toDecision(value, p.limit));
+    if (p.algorithm === 'gcra') {
+      const [increment, tolerance] = p.scriptArgs;
+      return this.#send(GCRA, fullKey, cost === 1 ? increment : p.intervalUs * cost, tolerance, p, cost);
+    }
+    return this.#send(FIXED_WINDOW, fullKey, p.limit, p.windowMs, p, cost, cost);
   }
 
   async reset(key: string): Promise<void> {
-    if (this.#client.status !== 'ready') {
-      throw new RateLimitStoreError(
-        'not-connected',
-        `Redis is not connected (status ${this.#client.status})`,
-      );
-    }
-    await this.#settle(this.#client.del(this.#prefix + key), () => undefined);
+    await this.#plain(() => this.#client.del(this.#prefix + key));
   }
 
-  /** Bounds a command by the timeout and turns every failure into a `RateLimitStoreError`. */
-  #settle<T>(reply: Promise<unknown>, map: (value: unknown) => T): Promise<T> {
-    return new Promise<T>((resolve, reject) => {
-      const timer = setTimeout(() => {
-        reject(new RateLimitStoreError('timeout', `Redis did not answer within ${this.#timeoutMs} ms`));
-      }, this.#timeoutMs);
-      reply.then(
-        (value) => {
-          clearTimeout(timer);
-          try {
-            resolve(map(value));
-          } catch (error) {
-            reject(new RateLimitStoreError('command', 'Redis rate-limit command failed', error));
-          }
-        },
-        (error: unknown) => {
-          clearTimeout(timer);
-          reject(new RateLimitStoreError('command', 'Redis rate-limit command failed', error));
-        },
-      );
-    });
+  /** Resolves when Redis answers a `PING` within the timeout; rejects with a `RateLimitStoreError` otherwise. */
+  async ping(): Promise<void> {
+    await this.#plain(() => this.#client.ping());
   }
 
   /** Stops taking decisions. The Redis client is yours and stays open. */
   async close(): Promise<void> {
     this.#closed = true;
+  }
+
+  /** A command other than a decision, under the same timeout and failure rules. */
+  async #plain(command: () => Promise<unknown>): Promise<void> {
+    const failure = this.#unavailable();
+    if (failure) throw failure;
+    await new Promise<void>((resolve, reject) => {
+      const pending = this.#enqueue(undefined, 0, resolve as (value: never) => void, reject);
+      command().then(
+        () => this.#answer(pending, undefined),
+        (error: unknown) => this.#fail(pending, error),
+      );
+    });
+  }
+
+  #unavailable(): RateLimitStoreError | undefined {
+    if (this.#closed) return new RateLimitStoreError('closed', 'RedisStore is closed');
+    // Not connected: answer now rather than queue behind a reconnect.
+    if (this.#client.status !== 'ready') {
+      return new RateLimitStoreError(
+        'not-connected',
+        `Redis is not connected (status ${this.#client.status})`,
+      );
+    }
+    return undefined;
+  }
+
+  #send(
+    s: Script,
+    key: string,
+    a: Arg,
+    b: Arg,
+    p: CompiledPolicy,
+    cost: number,
+    c?: Arg,
+  ): Promise<RateLimitDecision> {
+    return new Promise<RateLimitDecision>((resolve, reject) => {
+      const pending = this.#enqueue(p, cost, resolve as (value: never) => void, reject);
+      const reply =
+        c === undefined
+          ? this.#client.evalsha(s.sha, 1, key, a, b)
+          : this.#client.evalsha(s.sha, 1, key, a, b, c);
+      reply.then(
+        (value) => this.#answer(pending, value),
+        (error: unknown) => {
+          if (!(error instanceof Error && error.message.startsWith('NOSCRIPT')))
+            return this.#fail(pending, error);
+          // The script cache was flushed or this is a fresh node: EVAL runs it and loads it for next time.
+          const again =
+            c === undefined
+              ? this.#client.eval(s.lua, 1, key, a, b)
+              : this.#client.eval(s.lua, 1, key, a, b, c);
+          again.then(
+            (value) => this.#answer(pending, value),
+            (e: unknown) => this.#fail(pending, e),
+          );
+        },
+      );
+    });
+  }
+
+  #enqueue(
+    policy: CompiledPolicy | undefined,
+    cost: number,
+    resolve: (value: never) => void,
+    reject: (error: unknown) => void,
+  ): Pending {
+    const pending = new Pending(performance.now() + this.#timeoutMs, policy, cost, resolve, reject);
+    this.#queue.push(pending);
+    if (this.#timer === undefined) this.#arm(this.#timeoutMs);
+    return pending;
+  }
+
+  #answer(pending: Pending, reply: unknown): void {
+    if (pending.settled) return;
+    pending.settled = true;
+    if (performance.now() > pending.deadline) this.#lateAnswers++;
+    const { policy, cost } = pending;
+    let decision: RateLimitDecision | undefined;
+    try {
+      if (policy?.algorithm === 'gcra') {
+        if (typeof reply !== 'number') {
+          throw new TypeError(`unexpected reply from the rate-limit script: ${JSON.stringify(reply)}`);
+        }
+        decision =
+          reply >= 0
+            ? gcraDecision(true, reply, policy, cost)
+            : gcraDecision(false, -1 - reply, policy, cost);
+      } else if (policy) {
+        decision = toFixedWindowDecision(reply, policy.limit);
+      }
+    } catch (error) {
+      pending.reject(new RateLimitStoreError('command', 'Redis rate-limit command failed', error));
+      return;
+    }
+    if (decision) this.#decisions++;
+    pending.resolve(decision as never);
+  }
+
+  #fail(pending: Pending, error: unknown): void {
+    if (pending.settled) return;
+    pending.settled = true;
+    pending.reject(new RateLimitStoreError('command', 'Redis rate-limit command failed', error));
+  }
+
+  #arm(delayMs: number): void {
+    this.#timer = setTimeout(() => this.#onTimer(), Math.max(1, Math.ceil(delayMs)));
+    // A pending decision must not keep the process alive on its own.
+    this.#timer.unref?.();
+  }
+
+  /**
+   * The oldest deadline has passed on this process's clock. If the event loop was busy, Redis's answer may be
+   * sitting unread in the socket: the timers phase runs before the poll phase that would read it. So look again
+   * in the check phase (setImmediate), after one poll, and give up only on what is still unanswered then.
+   */
+  #onTimer(): void {
+    setImmediate(() => this.#expire());
+  }
+
+  #expire(): void {
+    this.#timer = undefined;
+    const now = performance.now();
+    const queue = this.#queue;
+    let head = this.#head;
+    while (head < queue.length) {
+      const pending = queue[head]!;
+      if (!pending.settled) {
+        if (pending.deadline > now) break;
+        pending.settled = true;
+        this.#timeouts++;
+        pending.reject(
+          new RateLimitStoreError('timeout', `Redis did not answer within ${this.#timeoutMs} ms`),
+        );
+      }
+      head++;
+    }
+    // Drop what is done; compact rather than shift() each entry.
+    if (head === queue.length) {
+      this.#queue = [];
+      this.#head = 0;
+      return;
+    }
+    if (head > 1024 && head * 2 > queue.length) {
+      this.#queue = queue.slice(head);
+      head = 0;
+    }
+    this.#head = head;
+    this.#arm(this.#queue[head]!.deadline - now);
   }
 }

@@ -1,6 +1,6 @@
 /**
  * A bounded map whose entries expire: at most `max` entries, the least recently used evicted first. Used for
- * verified tokens and introspection results, so memory stays bounded whatever tokens clients send.
+ * verified tokens, introspection results and verified API keys, so memory stays bounded whatever clients send.
  */
 export class ExpiringCache<V> {
   readonly #entries = new Map<string, { value: V; expiresAt: number }>();
