@@ -31,6 +31,14 @@ export {
 } from './progress.js';
 export type { RateLimitDecision, RateLimitPolicy, RateLimitStore } from './rate-limit.js';
 export {
+  compileRedactPaths,
+  isSensitiveKey,
+  REDACTED,
+  type RedactPath,
+  redact,
+  scrubText,
+} from './redact.js';
+export {
   checkToolScopes,
   INSUFFICIENT_SCOPE_CODE,
   requiredScopes,
@@ -38,6 +46,7 @@ export {
   type ToolScopePolicy,
   toolScopes,
 } from './scopes.js';
+export { TRACE_IDS, type TraceIds } from './telemetry.js';
 export { type ErrorReport, MiddlewareTransport, type MiddlewareTransportOptions } from './transport.js';
 export type {
   AuthInfo,
