@@ -9,6 +9,7 @@ import {
   waitFor,
 } from '@mcp-middleware/core/testing';
 import { errors } from '@mcp-middleware/errors';
+import { jsonLogger } from '@mcp-middleware/logging-json';
 import { rateLimit } from '@mcp-middleware/ratelimit-redis';
 import type { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import type { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
@@ -177,6 +178,21 @@ describe('a tools/call over Streamable HTTP', () => {
     await f.client.callTool({ name: 'echo', arguments: { text: 'hi' } });
     const span = await spanNamed('tools/call echo');
     expect(f.ids).toEqual([{ traceId: span.spanContext().traceId, spanId: span.spanContext().spanId }]);
+  });
+
+  it('gives logging-json lines the trace_id and span_id of the spans they belong to', async () => {
+    const lines: Array<Record<string, unknown>> = [];
+    const log = jsonLogger({ destination: { write: (line: string) => void lines.push(JSON.parse(line)) } });
+    // The logger first, as its README says: it reads the ids once tracing has set them.
+    const f = await start({}, { before: [log] });
+    await f.client.callTool({ name: 'echo', arguments: { text: 'hi' } });
+    const rpc = await spanNamed('tools/call echo');
+    await waitFor(() => lines.some((l) => l['kind'] === 'rpc' && l['tool'] === 'echo'), 'the call line');
+    const line = lines.find((l) => l['kind'] === 'rpc' && l['tool'] === 'echo');
+    expect(line).toMatchObject({ trace_id: rpc.spanContext().traceId, span_id: rpc.spanContext().spanId });
+    await waitFor(() => lines.some((l) => l['kind'] === 'http'), 'an HTTP line');
+    const http = lines.find((l) => l['kind'] === 'http' && l['span_id'] === rpc.parentSpanContext?.spanId);
+    expect(http?.['trace_id']).toBe(rpc.spanContext().traceId);
   });
 
   it('records arguments and results only when opted in, with credentials and chosen paths redacted', async () => {
