@@ -4,6 +4,7 @@
  *   npm run demo                                  # Streamable HTTP on 127.0.0.1:3000, API keys, memory limits
  *   AUTH_MODE=oauth npm run demo                  # OAuth, with an embedded development authorization server
  *   REDIS_URL=redis://127.0.0.1:6379 npm run demo # limits shared across instances
+ *   OTEL_EXPORTER_OTLP_ENDPOINT=http://127.0.0.1:4318 npm run demo # traces and metrics over OTLP
  *   node --import tsx src/main.ts --transport stdio   # how Claude Desktop launches local servers
  */
 
@@ -26,6 +27,7 @@ import { StdioServerTransport } from '@modelcontextprotocol/sdk/server/stdio.js'
 import { Redis } from 'ioredis';
 import { ConfigError, type DemoConfig, loadConfig } from './config.js';
 import { keywordModel } from './keyword-model.js';
+import { startTelemetry } from './telemetry.js';
 import { ALL_SCOPES, createDemoServer, TOOL_SCOPES } from './tools.js';
 import { startUpstream } from './upstream.js';
 
@@ -85,6 +87,10 @@ async function main(): Promise<void> {
   }
 
   const cleanups: Array<() => Promise<unknown>> = [];
+  // Tracing goes first in each middleware list, so its spans cover everything the others do.
+  const telemetry = startTelemetry(VERSION);
+  const traced = telemetry ? [telemetry.middleware] : [];
+  if (telemetry) cleanups.push(telemetry.shutdown);
   const upstream = config.upstreamUrl ? { url: new URL(config.upstreamUrl) } : await startUpstream();
   if ('close' in upstream) cleanups.push(upstream.close);
 
@@ -109,7 +115,10 @@ async function main(): Promise<void> {
       ? new RedisStore({ client: redis, timeout: '200ms' })
       : new MemoryStore({ maxKeys: 100_000 }),
     onStoreFailure: 'local',
-    onStoreError: (error, event) => log.logger.warn({ err: error, ...event }, 'rate-limit store failure'),
+    onStoreError: (error, event) => {
+      log.logger.warn({ err: error, ...event }, 'rate-limit store failure');
+      telemetry?.middleware.recordStoreFailure(event);
+    },
   });
 
   const samplingOptions = { fallback: keywordModel, timeout: '20s' as const };
@@ -124,7 +133,7 @@ async function main(): Promise<void> {
       log,
     });
     await server.connect(
-      new MiddlewareTransport(new StdioServerTransport(), { middleware: [log, limits, errs] }),
+      new MiddlewareTransport(new StdioServerTransport(), { middleware: [...traced, log, limits, errs] }),
     );
     const stop = async () => {
       await server.close();
@@ -184,7 +193,7 @@ async function main(): Promise<void> {
       }),
     // Outermost first: logs see everything; probes answer before auth; auth before limits, so limits key on
     // the client's identity; errors innermost, around the tools.
-    middleware: [log, probes, ...(auth ? [auth] : []), limits, errs],
+    middleware: [...traced, log, probes, ...(auth ? [auth] : []), limits, errs],
     trustProxy: config.trustProxy,
     ...(config.allowedHosts.length > 0 ? { allowedHosts: config.allowedHosts } : {}),
   });
@@ -200,6 +209,7 @@ async function main(): Promise<void> {
     `  auth: ${config.auth}${issuer ? ` (development authorization server at ${issuer})` : ''}; limits: ${redis ? 'Redis' : 'in memory'}`,
     `  probes: ${new URL('/livez', node.url)}  ${new URL('/readyz', node.url)}`,
   ];
+  if (telemetry) lines.push(`  telemetry: OTLP to ${process.env['OTEL_EXPORTER_OTLP_ENDPOINT']}`);
   if (devKey) {
     lines.push(
       `  development API key (shown once, valid 24 h): ${devKey}`,

@@ -98,7 +98,10 @@ export interface Tracing extends Middleware {
    * rate limiter: `rateLimit({ onStoreError: (error, event) => tracing.recordStoreFailure(event) })`.
    */
   recordStoreFailure(event?: StoreFailure): void;
-  /** Records the duration of sessions still open (the handler is closing). */
+  /**
+   * Records the duration of sessions still open (the handler is closing) and flushes the tracer and meter
+   * providers (`forceFlush`, at most 5 s), so the last spans are exported before the process exits.
+   */
   close(): Promise<void>;
 }
 
@@ -109,6 +112,8 @@ const MAX_SESSIONS = 10_000;
 /** Distinct tool and prompt names labelled on metrics; past it they count as `_OTHER` (a client picks names). */
 const MAX_METRIC_TARGETS = 1000;
 const MAX_RECORDED_CHARS = 8192;
+/** Longest `close()` waits for providers to export what they buffered. */
+const FLUSH_TIMEOUT_MS = 5000;
 
 const metaGetter: TextMapGetter<Record<string, unknown>> = {
   get(carrier, key) {
@@ -160,6 +165,42 @@ interface SessionRecord {
 function idsOf(span: Span | undefined): TraceIds | undefined {
   const sc = span?.spanContext();
   return sc && trace.isSpanContextValid(sc) ? { traceId: sc.traceId, spanId: sc.spanId } : undefined;
+}
+
+/** The SDK provider behind the API's global proxy, or the provider itself. */
+function delegateOf(provider: TracerProvider): unknown {
+  const proxy = provider as Partial<{ getDelegate(): TracerProvider }>;
+  return typeof proxy.getDelegate === 'function' ? proxy.getDelegate() : provider;
+}
+
+/** Calls `forceFlush()` on whichever providers have one (the SDK's do; the API's no-ops do not), within a bound. */
+async function flush(providers: readonly unknown[], timeoutMs: number): Promise<void> {
+  const flushing = providers.map((p) => {
+    const f = (p as Partial<{ forceFlush(): Promise<void> }> | undefined)?.forceFlush;
+    return typeof f === 'function' ? f.call(p).catch(() => {}) : undefined;
+  });
+  if (!flushing.some((f) => f !== undefined)) return;
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  await Promise.race([
+    Promise.all(flushing),
+    new Promise<void>((resolve) => {
+      timer = setTimeout(resolve, timeoutMs);
+      timer.unref?.();
+    }),
+  ]);
+  clearTimeout(timer);
+}
+
+type ErrorData = { reason?: unknown } | undefined;
+const REFUSALS = new Set([401, 403, 429]);
+
+/** The `error.data` of a JSON-RPC error response, read from a copy of the body. */
+function errorDataOf(response: Response): Promise<ErrorData> {
+  return response
+    .clone()
+    .json()
+    .then((body: { error?: { data?: ErrorData } }) => body?.error?.data)
+    .catch(() => undefined);
 }
 
 function isRecord(value: unknown): value is Record<string, unknown> {
@@ -338,26 +379,17 @@ export function tracing(options: TracingOptions = {}): Tracing {
   }
 
   /** Reads what auth, rate limits and health probes decided from the response, and records it. */
-  async function observeHttp(
+  function observeHttp(
     entry: HttpEntry,
     ctx: HttpContext,
     status: number,
     headers: Headers | Readonly<Record<string, string>>,
-    response: Response | undefined,
+    data: { reason?: unknown } | undefined,
     rateLimitHeader: string | undefined,
-  ): Promise<void> {
+  ): void {
     const get = (name: string): string | null =>
       headers instanceof Headers ? headers.get(name) : (headers[name] ?? null);
     const span = entry.annotate;
-    // Refusal bodies are small and rare: read the JSON-RPC error's data for the reason and the refusing policy.
-    const data =
-      response && (status === 401 || status === 403 || status === 429)
-        ? ((await response
-            .clone()
-            .json()
-            .then((body: { error?: { data?: unknown } }) => body?.error?.data)
-            .catch(() => undefined)) as { reason?: unknown } | undefined)
-        : undefined;
     const reason = authRefusalReason(status, get('www-authenticate'), data?.reason);
     if (reason !== undefined && ctx.isProtected) {
       span?.setAttributes({ [ATTR.AUTH_OUTCOME]: 'refused', [ATTR.AUTH_REASON]: reason });
@@ -413,11 +445,12 @@ export function tracing(options: TracingOptions = {}): Tracing {
     } else {
       base = propagator.extract(ambient, req.headers, headersGetter);
       if (live && httpSpans !== false) {
-        const route = ctx.route === 'not-found' ? undefined : ctx.url.pathname;
+        const { pathname, protocol } = ctx.url;
+        const route = ctx.route === 'not-found' ? undefined : pathname;
         const attributes: Attributes = {
           [ATTR.HTTP_METHOD]: req.method,
-          [ATTR.URL_PATH]: ctx.url.pathname,
-          [ATTR.URL_SCHEME]: ctx.url.protocol.slice(0, -1),
+          [ATTR.URL_PATH]: pathname,
+          [ATTR.URL_SCHEME]: protocol.slice(0, -1),
           [ATTR.NETWORK_PROTOCOL]: 'http',
         };
         if (route !== undefined) attributes[ATTR.HTTP_ROUTE] = route;
@@ -453,7 +486,7 @@ export function tracing(options: TracingOptions = {}): Tracing {
       const status = MiddlewareError.is(error) ? error.status : 500;
       if (mode === 'trace') {
         if (MiddlewareError.is(error)) {
-          await observeHttp(entry, ctx, status, error.headers, undefined, rateLimitHeader);
+          observeHttp(entry, ctx, status, error.headers, error.data as ErrorData, rateLimitHeader);
         }
         httpStatus(span, status);
         if (inst) trackSession(req, ctx, status, undefined);
@@ -463,7 +496,9 @@ export function tracing(options: TracingOptions = {}): Tracing {
       throw error;
     }
     if (mode === 'trace') {
-      await observeHttp(entry, ctx, response.status, response.headers, response, rateLimitHeader);
+      // Refusal bodies are small and rare: their JSON-RPC error data names the reason and the refusing policy.
+      const data = REFUSALS.has(response.status) ? await errorDataOf(response) : undefined;
+      observeHttp(entry, ctx, response.status, response.headers, data, rateLimitHeader);
       httpStatus(span, response.status);
       if (inst) trackSession(req, ctx, response.status, response.headers);
     }
@@ -611,6 +646,11 @@ export function tracing(options: TracingOptions = {}): Tracing {
     async close() {
       const now = performance.now();
       for (const [id, record] of [...sessions]) endSession(id, record, now);
+      // The handler closes on shutdown, and the process often exits right after (health's drain does): export
+      // what is buffered now, within a bound.
+      const tracerProvider = options.tracerProvider ?? trace.getTracerProvider();
+      const meterProvider = options.meterProvider ?? metrics.getMeterProvider();
+      await flush([delegateOf(tracerProvider), meterProvider], FLUSH_TIMEOUT_MS);
     },
   };
 }
