@@ -15,6 +15,7 @@ import {
 import {
   type Attributes,
   type Context,
+  type Counter,
   context,
   createNoopMeter,
   type Histogram,
@@ -106,6 +107,7 @@ export interface Tracing extends Middleware {
 }
 
 const INSTRUMENTATION = '@mcp-middleware/tracing-otel';
+/** The instrumentation scope's version: keep it the package's. */
 const VERSION = '0.1.0';
 /** Sessions remembered for `mcp.server.session.duration`; past it the oldest is recorded as ended when last seen. */
 const MAX_SESSIONS = 10_000;
@@ -277,9 +279,9 @@ export function tracing(options: TracingOptions = {}): Tracing {
     readonly live: boolean;
     readonly operation: Histogram;
     readonly session: Histogram;
-    readonly rateLimit: ReturnType<ReturnType<MeterProvider['getMeter']>['createCounter']>;
-    readonly authRefusals: ReturnType<ReturnType<MeterProvider['getMeter']>['createCounter']>;
-    readonly storeFailures: ReturnType<ReturnType<MeterProvider['getMeter']>['createCounter']>;
+    readonly rateLimit: Counter;
+    readonly authRefusals: Counter;
+    readonly storeFailures: Counter;
   }
   let instruments: Instruments | undefined;
   const liveInstruments = (): Instruments | undefined => {
