@@ -2,6 +2,11 @@
  * Overhead of core: tools/call throughput and latency of a bare SDK server vs the same server behind
  * createMcpHandler with no middleware and with 5 no-op middleware (HTTP + RPC layers each).
  *
+ * The tracing arm (`--modes stack,stack+otel-none,stack+sdk,stack+otel,stack+otel-noctx`, or `pnpm run tracing`) compares the full
+ * stack (JSON logs, API key, rate limit, errors) without tracing, with the tracing middleware and no OpenTelemetry
+ * SDK registered, with the SDK registered alone, and with both (always-on sampler, batch span processor, a no-op
+ * exporter, metrics collected), and with both but no context manager.
+ *
  * Each server runs in its own child process; this process is the load generator (keep-alive node:http, fixed
  * concurrency). Modes are interleaved over several rounds and the median round is reported.
  *
@@ -17,14 +22,9 @@ import { createMcpHandler, type Middleware, serve } from '@mcp-middleware/core';
 import { McpServer } from '@modelcontextprotocol/sdk/server/mcp.js';
 import { WebStandardStreamableHTTPServerTransport } from '@modelcontextprotocol/sdk/server/webStandardStreamableHttp.js';
 import { z } from 'zod';
+import { fullStack, type StackMode } from './stack.js';
 
-type Mode = 'bare' | 'core' | 'core+5';
-/** BENCH_MODES=bare,core runs a subset. */
-const MODES: Mode[] = (process.env['BENCH_MODES']?.split(',') as Mode[] | undefined) ?? [
-  'bare',
-  'core',
-  'core+5',
-];
+type Mode = 'bare' | 'core' | 'core+5' | StackMode;
 
 function makeServer(options: ConstructorParameters<typeof McpServer>[1] = {}) {
   const server = new McpServer({ name: 'bench', version: '1.0.0' }, options);
@@ -34,7 +34,22 @@ function makeServer(options: ConstructorParameters<typeof McpServer>[1] = {}) {
   return server;
 }
 
-async function startServer(mode: Mode): Promise<number> {
+/** The port a child server listens on, and headers every request to it needs (an API key). */
+interface Started {
+  port: number;
+  headers: Record<string, string>;
+}
+
+async function startServer(mode: Mode): Promise<Started> {
+  if (mode.startsWith('stack')) {
+    const { middleware, headers } = await fullStack(mode as StackMode);
+    const handler = createMcpHandler({
+      server: ({ jsonSchemaValidator }) => makeServer({ jsonSchemaValidator }),
+      middleware,
+    });
+    const { url } = await serve(handler, { port: 0 });
+    return { port: Number(url.port), headers };
+  }
   if (mode === 'bare') {
     // What the SDK's examples do: a session map in front of the web-standard transport.
     const transports = new Map<string, WebStandardStreamableHTTPServerTransport>();
@@ -54,7 +69,7 @@ async function startServer(mode: Mode): Promise<number> {
       },
     });
     await new Promise((r) => server.once('listening', r));
-    return (server.address() as { port: number }).port;
+    return { port: (server.address() as { port: number }).port, headers: {} };
   }
   const noop = (i: number): Middleware => ({
     name: `noop-${i}`,
@@ -66,7 +81,7 @@ async function startServer(mode: Mode): Promise<number> {
     middleware: mode === 'core' ? [] : [0, 1, 2, 3, 4].map(noop),
   });
   const { url } = await serve(handler, { port: 0 });
-  return Number(url.port);
+  return { port: Number(url.port), headers: {} };
 }
 
 // ---- load generator ----
@@ -107,7 +122,7 @@ function post(port: number, body: string, headers: Record<string, string>) {
   });
 }
 
-async function openSession(port: number) {
+async function openSession(port: number, extra: Record<string, string>) {
   const init = await post(
     port,
     JSON.stringify({
@@ -120,10 +135,10 @@ async function openSession(port: number) {
         clientInfo: { name: 'bench', version: '1' },
       },
     }),
-    {},
+    extra,
   );
   const sid = init.headers['mcp-session-id'] as string;
-  const headers = { 'mcp-session-id': sid, 'mcp-protocol-version': '2025-11-25' };
+  const headers = { ...extra, 'mcp-session-id': sid, 'mcp-protocol-version': '2025-11-25' };
   await post(port, JSON.stringify({ jsonrpc: '2.0', method: 'notifications/initialized' }), headers);
   return headers;
 }
@@ -137,12 +152,12 @@ interface Result {
 }
 
 async function load(
-  port: number,
+  { port, headers: extra }: Started,
   seconds: number,
   concurrency: number,
   serverCpu: () => Promise<number>,
 ): Promise<Result> {
-  const headers = await openSession(port);
+  const headers = await openSession(port, extra);
   let id = 1;
   const latencies: number[] = [];
   const call = async () => {
@@ -193,10 +208,11 @@ async function main() {
       rounds: { type: 'string', default: '5' },
       concurrency: { type: 'string', default: '16' },
       child: { type: 'string' },
+      modes: { type: 'string', default: process.env['BENCH_MODES'] ?? 'bare,core,core+5' },
     },
   });
   if (values.child) {
-    const port = await startServer(values.child as Mode);
+    const started = await startServer(values.child as Mode);
     process.once('SIGINT', () => process.exit(0));
     process.on('message', (m) => {
       if (m === 'heap') {
@@ -209,14 +225,15 @@ async function main() {
       const { user, system } = process.cpuUsage();
       process.send?.({ cpu: user + system });
     });
-    process.send?.({ port });
+    process.send?.({ started });
     return;
   }
   pin(process.pid, 0);
   const seconds = Number(values.seconds);
   const rounds = Number(values.rounds);
   const concurrency = Number(values.concurrency);
-  const results: Record<Mode, Result[]> = { bare: [], core: [], 'core+5': [] };
+  const MODES = values.modes.split(',') as Mode[];
+  const results = Object.fromEntries(MODES.map((m) => [m, [] as Result[]])) as Record<Mode, Result[]>;
   for (let round = 0; round < rounds; round++) {
     for (const mode of MODES) {
       const child = fork(new URL(import.meta.url).pathname, ['--child', mode], {
@@ -229,15 +246,15 @@ async function main() {
         stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
       });
       pin(child.pid, 1);
-      const port = await new Promise<number>((resolve) =>
-        child.once('message', (m: { port: number }) => resolve(m.port)),
+      const started = await new Promise<Started>((resolve) =>
+        child.once('message', (m: { started: Started }) => resolve(m.started)),
       );
       const serverCpu = () =>
         new Promise<number>((resolve) => {
           child.once('message', (m: { cpu: number }) => resolve(m.cpu));
           child.send('cpu');
         });
-      results[mode].push(await load(port, seconds, concurrency, serverCpu));
+      results[mode].push(await load(started, seconds, concurrency, serverCpu));
       if (process.env['BENCH_HEAP']) {
         child.send('heap');
         await new Promise((r) => setTimeout(r, 500));
@@ -248,15 +265,22 @@ async function main() {
     }
   }
   const median = (xs: Result[]) => [...xs].sort((a, b) => a.rps - b.rps)[Math.floor(xs.length / 2)]!;
-  const bare = median(results.bare);
+  // Ratios against the first mode listed (the bare SDK by default).
+  const bare = median(results[MODES[0]!]);
   console.log(
     `tools/call over Streamable HTTP (SSE answers), concurrency ${concurrency}, ${seconds}s x ${rounds} rounds, median round`,
   );
-  console.log('mode      req/s     p50 ms   p99 ms   server CPU µs/call   throughput vs bare   CPU vs bare');
+  console.log(
+    `mode              req/s     p50 ms   p99 ms   server CPU µs/call   throughput vs ${MODES[0]}   CPU vs ${MODES[0]}   CPU ratio per round`,
+  );
   for (const mode of MODES) {
     const r = median(results[mode]);
+    // Rounds are interleaved: round i of every mode ran back to back, so per-round ratios show the spread.
+    const perRound = results[mode]
+      .map((x, i) => (x.cpuUs / results[MODES[0]!][i]!.cpuUs).toFixed(3))
+      .join(' ');
     console.log(
-      `${mode.padEnd(8)} ${r.rps.toFixed(0).padStart(7)}   ${r.p50.toFixed(2).padStart(6)}   ${r.p99.toFixed(2).padStart(6)}   ${r.cpuUs.toFixed(0).padStart(18)}   ${(r.rps / bare.rps).toFixed(3).padStart(18)}   ${(r.cpuUs / bare.cpuUs).toFixed(3).padStart(11)}`,
+      `${mode.padEnd(16)} ${r.rps.toFixed(0).padStart(7)}   ${r.p50.toFixed(2).padStart(6)}   ${r.p99.toFixed(2).padStart(6)}   ${r.cpuUs.toFixed(0).padStart(18)}   ${(r.rps / bare.rps).toFixed(3).padStart(18)}   ${(r.cpuUs / bare.cpuUs).toFixed(3).padStart(11)}   ${perRound}`,
     );
   }
   agent.destroy();

@@ -4,11 +4,12 @@ import { fileURLToPath } from 'node:url';
 import { generateApiKey, parseApiKey } from '@mcp-middleware/auth-apikey';
 import {
   collectOutput,
+  connectClient,
   initializeRequest,
-  type ProcessOutput,
   postJsonRpc,
   typeScriptNodeArgs,
 } from '@mcp-middleware/core/testing';
+import { attributesOf, OtlpReceiver } from '@mcp-middleware/tracing-otel/testing';
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { StdioClientTransport } from '@modelcontextprotocol/sdk/client/stdio.js';
 import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
@@ -365,5 +366,34 @@ describe('starting and stopping the demo process', () => {
     // Whether it was still starting or already serving, the signal is handled: exit 0, not killed by it.
     expect(await output.closed).toEqual({ code: 0, signal: null });
     clearTimeout(timer);
+  });
+});
+
+describe('the demo with OTEL_EXPORTER_OTLP_ENDPOINT set', () => {
+  it('exports a span per call over OTLP/HTTP, and the log lines carry its ids', async () => {
+    const receiver = new OtlpReceiver();
+    const endpoint = new URL('/', await receiver.start()).href.replace(/\/$/, '');
+    const demo = await startDemo({ AUTH_MODE: 'none', OTEL_EXPORTER_OTLP_ENDPOINT: endpoint });
+    try {
+      expect(demo.output()).toContain(`telemetry: OTLP to ${endpoint}`);
+      const client = await connectClient(demo.url);
+      await client.callTool({ name: 'get_record', arguments: { id: 'rec-1003' } });
+      await client.close();
+    } finally {
+      // Stopping flushes the batch of spans not yet exported.
+      await demo.stop();
+      await receiver.close();
+    }
+    const span = receiver.spans().find((s) => s.name === 'tools/call get_record');
+    expect(span?.resource['service.name']).toBe('mcp-middleware-demo');
+    expect(span && attributesOf(span)['gen_ai.tool.name']).toBe('get_record');
+    const line = demo
+      .output()
+      .split('\n')
+      .filter((l) => l.startsWith('{'))
+      .map((l) => JSON.parse(l) as Record<string, unknown>)
+      .find((l) => l['kind'] === 'rpc' && l['tool'] === 'get_record');
+    expect(line?.['trace_id']).toBe(span?.traceId);
+    expect(line?.['span_id']).toBe(span?.spanId);
   });
 });

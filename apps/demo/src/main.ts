@@ -4,6 +4,7 @@
  *   npm run demo                                  # Streamable HTTP on 127.0.0.1:3000, API keys, memory limits
  *   AUTH_MODE=oauth npm run demo                  # OAuth, with an embedded development authorization server
  *   REDIS_URL=redis://127.0.0.1:6379 npm run demo # limits shared across instances
+ *   OTEL_EXPORTER_OTLP_ENDPOINT=http://127.0.0.1:4318 npm run demo # traces and metrics over OTLP
  *   node --import tsx src/main.ts --transport stdio   # how Claude Desktop launches local servers
  */
 
@@ -33,6 +34,7 @@ import { StdioServerTransport } from '@modelcontextprotocol/sdk/server/stdio.js'
 import { Redis } from 'ioredis';
 import { ConfigError, type DemoConfig, loadConfig } from './config.js';
 import { keywordModel } from './keyword-model.js';
+import { startTelemetry } from './telemetry.js';
 import { ALL_SCOPES, createDemoServer, TOOL_SCOPES } from './tools.js';
 import { startUpstream } from './upstream.js';
 
@@ -106,6 +108,17 @@ async function main(): Promise<void> {
   }
 
   const cleanups: Array<() => Promise<unknown>> = [];
+  // Tracing goes first in each middleware list, so its spans cover everything the others do.
+  const telemetry = startTelemetry(VERSION);
+  // Runs per request while Redis is down: one line per 10 s, with how many it held back, and no stack.
+  const logStoreFailure = throttled('10s', (error: unknown, event: StoreFailureEvent, suppressed: number) =>
+    log.logger.warn(
+      { reason: error instanceof Error ? error.message : String(error), ...event, suppressed },
+      'rate-limit store failure',
+    ),
+  );
+  const traced = telemetry ? [telemetry.middleware] : [];
+  if (telemetry) cleanups.push(telemetry.shutdown);
   const upstream = config.upstreamUrl ? { url: new URL(config.upstreamUrl) } : await startUpstream();
   if ('close' in upstream) cleanups.push(upstream.close);
 
@@ -131,12 +144,11 @@ async function main(): Promise<void> {
       : new MemoryStore({ maxKeys: 100_000 }),
     onStoreFailure: 'local',
     // Runs per request while Redis is down: one line per 10 s, with how many it held back, and no stack.
-    onStoreError: throttled('10s', (error: unknown, event: StoreFailureEvent, suppressed: number) =>
-      log.logger.warn(
-        { reason: error instanceof Error ? error.message : String(error), ...event, suppressed },
-        'rate-limit store failure',
-      ),
-    ),
+    onStoreError: (error: unknown, event: StoreFailureEvent) => {
+      // Every failure is counted in the metrics; the log gets one line per 10 s.
+      telemetry?.middleware.recordStoreFailure(event);
+      logStoreFailure(error, event);
+    },
   });
   // Before authentication, per address (IPv6 per /64), in memory: a flood of bad keys gets 429s cheaply instead
   // of a key check and a 401 each. Generous, since one address may carry many clients (NAT, a proxy).
@@ -156,7 +168,9 @@ async function main(): Promise<void> {
       upstreamUrl: upstream.url,
       log,
     });
-    await wrapServer(server, { middleware: [log, limits, errs] }).connect(new StdioServerTransport());
+    await wrapServer(server, { middleware: [...traced, log, limits, errs] }).connect(
+      new StdioServerTransport(),
+    );
     const stop = async () => {
       await server.close();
       for (const c of cleanups) await c();
@@ -219,7 +233,7 @@ async function main(): Promise<void> {
       }),
     // Outermost first: logs see everything; probes answer before auth; the per-address limit before auth, so
     // floods are cheap to refuse; auth before limits, so limits key on the client's identity; errors innermost.
-    middleware: [log, probes, preAuth, ...(auth ? [auth] : []), limits, errs],
+    middleware: [...traced, log, probes, preAuth, ...(auth ? [auth] : []), limits, errs],
     trustProxy: config.trustProxy,
     sessions: { max: config.maxSessions },
     ...(config.allowedHosts.length > 0 ? { allowedHosts: config.allowedHosts } : {}),
@@ -237,6 +251,7 @@ async function main(): Promise<void> {
     `  auth: ${config.auth}${issuer ? ` (development authorization server at ${issuer})` : ''}; limits: ${redis ? 'Redis' : 'in memory'}`,
     `  probes: ${new URL('/livez', node.url)}  ${new URL('/readyz', node.url)}`,
   ];
+  if (telemetry) lines.push(`  telemetry: OTLP to ${process.env['OTEL_EXPORTER_OTLP_ENDPOINT']}`);
   if (devKey) {
     lines.push(
       `  development API key (shown once, valid 24 h): ${devKey}`,

@@ -52,6 +52,15 @@ export {
 } from './progress.js';
 export type { RateLimitDecision, RateLimitPolicy, RateLimitStore } from './rate-limit.js';
 export {
+  compileRedactPaths,
+  field,
+  isSensitiveKey,
+  MAX_FIELD,
+  type RedactPath,
+  redact,
+  scrubText,
+} from './redact.js';
+export {
   isScopeToken,
   policyScopes,
   SCOPE_TOKEN,
@@ -68,6 +77,7 @@ export {
 } from './scopes.js';
 export { describeError, MAX_LOGGED_TEXT, REDACTED, scrubSecrets } from './scrub.js';
 export { type WrapServerOptions, wrapServer } from './server.js';
+export { TRACE_IDS, type TraceIds } from './telemetry.js';
 export { throttled } from './throttle.js';
 export { type ErrorReport, MiddlewareTransport, type MiddlewareTransportOptions } from './transport.js';
 export type {

@@ -1,7 +1,7 @@
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { type Middleware, MiddlewareError, toolScopes } from '@mcp-middleware/core';
+import { type Middleware, MiddlewareError, TRACE_IDS, toolScopes } from '@mcp-middleware/core';
 import {
   connectClient,
   initializeRequest,
@@ -285,6 +285,31 @@ describe('jsonLogger', () => {
       expect(out.of('tool')[0]!['clientId']).toBe('client-42');
       await waitFor(() => out.of('http').length >= 3, 'the HTTP lines');
       expect(out.of('http').every((l) => l['clientId'] === 'client-42')).toBe(true);
+    });
+  });
+
+  describe('with a tracing middleware', () => {
+    it('puts trace_id and span_id of the active span on http, rpc and tool lines', async () => {
+      // What a tracing middleware does by core's convention: the ids of its spans under TRACE_IDS.
+      const tracer: Middleware = {
+        name: 'tracer',
+        http(_req, ctx, next) {
+          ctx.state.set(TRACE_IDS, { traceId: 'a'.repeat(32), spanId: 'b'.repeat(16) });
+          return next();
+        },
+        rpc(call, next) {
+          call.state.set(TRACE_IDS, { traceId: 'a'.repeat(32), spanId: 'c'.repeat(16) });
+          return next();
+        },
+      };
+      const { out, s } = await setup({ middleware: [tracer] });
+      const client = await connect(s);
+      await client.callTool({ name: 'echo', arguments: { text: 'hi' } });
+      await waitFor(() => out.of('rpc').some((l) => l['tool'] === 'echo'), 'the call line');
+      const rpc = out.of('rpc').find((l) => l['tool'] === 'echo');
+      expect(rpc).toMatchObject({ trace_id: 'a'.repeat(32), span_id: 'c'.repeat(16) });
+      expect(out.of('tool')[0]).toMatchObject({ trace_id: 'a'.repeat(32), span_id: 'c'.repeat(16) });
+      expect(out.of('http')[0]).toMatchObject({ trace_id: 'a'.repeat(32), span_id: 'b'.repeat(16) });
     });
   });
 

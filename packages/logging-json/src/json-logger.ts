@@ -6,6 +6,8 @@ import {
   MiddlewareError,
   type RpcCall,
   type RpcResult,
+  TRACE_IDS,
+  type TraceIds,
 } from '@mcp-middleware/core';
 import type { RequestHandlerExtra } from '@modelcontextprotocol/sdk/shared/protocol.js';
 import type {
@@ -123,6 +125,14 @@ interface CallEntry {
   readonly rpcId: RequestId;
   readonly clientId: string | undefined;
   readonly sessionId: string | undefined;
+  /** The call's state, where a tracing middleware leaves the ids of its span (core's `TRACE_IDS`). */
+  readonly state?: RpcCall['state'];
+}
+
+/** `trace_id` and `span_id` of the active span, when a tracing middleware put them in the state. */
+function spanFields(state: Map<string | symbol, unknown> | undefined): Record<string, string> {
+  const ids = state?.get(TRACE_IDS) as TraceIds | undefined;
+  return ids ? { trace_id: ids.traceId, span_id: ids.spanId } : {};
 }
 
 function header(info: RequestInfo | undefined, name: string): string | undefined {
@@ -251,6 +261,7 @@ export function jsonLogger(options: JsonLoggerOptions = {}): JsonLogger {
       sessionId: entry.sessionId,
       requestId: entry.requestId,
       traceId: entry.traceId,
+      ...spanFields(call.state),
     };
     if (classified.errorCode !== undefined) {
       line['errorCode'] = classified.errorCode;
@@ -286,6 +297,7 @@ export function jsonLogger(options: JsonLoggerOptions = {}): JsonLogger {
       clientId: field(ctx.authInfo?.clientId),
       traceId: parseTraceparent(req.headers.get('traceparent'))?.traceId,
       userAgent: userAgent ? scrubText(userAgent, MAX_FIELD) : undefined,
+      ...spanFields(ctx.state),
     };
     if (response && (status === 401 || status === 403)) line['authError'] = authErrorOf(response);
     if (aborted) line['aborted'] = true;
@@ -319,6 +331,7 @@ export function jsonLogger(options: JsonLoggerOptions = {}): JsonLogger {
       sessionId: entry.sessionId,
       requestId: entry.requestId,
       traceId: entry.traceId,
+      ...spanFields(entry.state),
     });
     const requestLevel = extra._meta?.[LOG_LEVEL_META_KEY];
     const low = lowLevelServer(server);
@@ -397,6 +410,7 @@ export function jsonLogger(options: JsonLoggerOptions = {}): JsonLogger {
         rpcId: field(call.id),
         clientId: field(call.authInfo?.clientId),
         sessionId: field(call.sessionId),
+        state: call.state,
       };
       call.set(ENTRY, entry);
       let answer: RpcResult;

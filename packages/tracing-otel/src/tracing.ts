@@ -1,0 +1,658 @@
+import {
+  compileRedactPaths,
+  ERROR_CODES,
+  type HttpContext,
+  type Middleware,
+  MiddlewareError,
+  type RedactPath,
+  type RpcCall,
+  type RpcResult,
+  redact,
+  scrubText,
+  TRACE_IDS,
+  type TraceIds,
+} from '@mcp-middleware/core';
+import {
+  type Attributes,
+  type Context,
+  type Counter,
+  context,
+  createNoopMeter,
+  type Histogram,
+  type Link,
+  type MeterProvider,
+  metrics,
+  propagation,
+  type Span,
+  SpanKind,
+  SpanStatusCode,
+  type TextMapGetter,
+  type TextMapPropagator,
+  type Tracer,
+  type TracerProvider,
+  trace,
+} from '@opentelemetry/api';
+import { authRefusalReason, parseRateLimit, rpcRefusal } from './outcomes.js';
+import {
+  ATTR,
+  type CallEnd,
+  callAttributes,
+  DURATION_BUCKETS,
+  endOfAnswer,
+  endOfThrown,
+  METRIC,
+  protocolVersionOf,
+  spanNameOf,
+  targetOf,
+} from './semconv.js';
+
+/** What the middleware does: full traces and metrics, only carry the client's context, or nothing. */
+export type TracingMode = 'trace' | 'propagate' | 'off';
+
+export interface TracingOptions {
+  /**
+   * `'trace'`: a server span per JSON-RPC request (and per HTTP request, see `httpSpans`) plus metrics.
+   * `'propagate'`: no spans or metrics; the context from `_meta` (or the HTTP headers) becomes the active context
+   * for the handler, so your own spans nest under the client's trace. `'off'`: does nothing.
+   * @default 'trace'
+   */
+  mode?: TracingMode;
+  /** Where spans come from. @default the global tracer provider (`trace.getTracerProvider()`) */
+  tracerProvider?: TracerProvider;
+  /** Where metrics go. @default the global meter provider (`metrics.getMeterProvider()`) */
+  meterProvider?: MeterProvider;
+  /** Reads trace context from `_meta` and HTTP headers. @default the global propagator (`propagation`) */
+  propagator?: TextMapPropagator;
+  /**
+   * A server span per HTTP request. `'auto'`: only when no span is active already (no HTTP instrumentation of
+   * yours made one); the outcomes of auth, rate limits and health probes then go on yours.
+   * @default 'auto'
+   */
+  httpSpans?: 'auto' | boolean;
+  /** Record the metrics (`mcp.server.operation.duration`, `mcp.server.session.duration`, counters). @default true */
+  metrics?: boolean;
+  /** Put each tool call's arguments, redacted, on its span (`gen_ai.tool.call.arguments`). @default false */
+  recordArguments?: boolean;
+  /** Put each successful tool result, redacted, on its span (`gen_ai.tool.call.result`). @default false */
+  recordResults?: boolean;
+  /**
+   * Dot paths redacted in recorded arguments and results, e.g. `'card.number'` (`*` matches any key), on top of
+   * credentials (any `token`/`secret`/`password`/API key field), which are always redacted.
+   * @default []
+   */
+  redact?: readonly string[];
+  /** Use `mcp.resource.uri` as the span name's target for resource requests (high cardinality). @default false */
+  resourceUriInSpanName?: boolean;
+}
+
+/** A store failure to count, as `rateLimit({ onStoreError })` reports it. */
+export interface StoreFailure {
+  readonly policy?: string;
+  /** What the middleware did about it: `'open'`, `'closed'` or `'local'`. */
+  readonly outcome?: string;
+}
+
+export interface Tracing extends Middleware {
+  readonly name: 'tracing-otel';
+  /**
+   * Counts a store failure (`mcp_middleware.store.failures`) and notes it on the active span. Hand it to the
+   * rate limiter: `rateLimit({ onStoreError: (error, event) => tracing.recordStoreFailure(event) })`.
+   */
+  recordStoreFailure(event?: StoreFailure): void;
+  /**
+   * Records the duration of sessions still open (the handler is closing) and flushes the tracer and meter
+   * providers (`forceFlush`, at most 5 s), so the last spans are exported before the process exits.
+   */
+  close(): Promise<void>;
+}
+
+const INSTRUMENTATION = '@mcp-middleware/tracing-otel';
+/** The instrumentation scope's version: keep it the package's. */
+const VERSION = '0.1.0';
+/** Sessions remembered for `mcp.server.session.duration`; past it the oldest is recorded as ended when last seen. */
+const MAX_SESSIONS = 10_000;
+/** Distinct tool and prompt names labelled on metrics; past it they count as `_OTHER` (a client picks names). */
+const MAX_METRIC_TARGETS = 1000;
+const MAX_RECORDED_CHARS = 8192;
+/** Longest `close()` waits for providers to export what they buffered. */
+const FLUSH_TIMEOUT_MS = 5000;
+
+const metaGetter: TextMapGetter<Record<string, unknown>> = {
+  get(carrier, key) {
+    const value = carrier[key];
+    return typeof value === 'string' ? value : undefined;
+  },
+  keys(carrier) {
+    return Object.keys(carrier);
+  },
+};
+
+const headersGetter: TextMapGetter<Headers> = {
+  get(carrier, key) {
+    return carrier.get(key) ?? undefined;
+  },
+  keys(carrier) {
+    return [...carrier.keys()];
+  },
+};
+
+type HeaderRecord = Record<string, string | string[] | undefined>;
+const recordGetter: TextMapGetter<HeaderRecord> = {
+  get(carrier, key) {
+    return carrier[key];
+  },
+  keys(carrier) {
+    return Object.keys(carrier);
+  },
+};
+
+/** What the HTTP layer leaves for the calls its request carries. */
+interface HttpEntry {
+  /** The context calls take as parent (or link): the HTTP span's, the ambient one, or the extracted headers. */
+  readonly context: Context;
+  /** Our HTTP span, when we made one; it ends when the response is out and every call it carried has ended. */
+  readonly span: Span | undefined;
+  /** Where outcomes go: our span, or the user's HTTP instrumentation span. */
+  readonly annotate: Span | undefined;
+  calls: number;
+  responded: boolean;
+}
+
+interface SessionRecord {
+  readonly start: number;
+  lastSeen: number;
+  protocolVersion: string | undefined;
+}
+
+function idsOf(span: Span | undefined): TraceIds | undefined {
+  const sc = span?.spanContext();
+  return sc && trace.isSpanContextValid(sc) ? { traceId: sc.traceId, spanId: sc.spanId } : undefined;
+}
+
+/** The SDK provider behind the API's global proxy, or the provider itself. */
+function delegateOf(provider: TracerProvider): unknown {
+  const proxy = provider as Partial<{ getDelegate(): TracerProvider }>;
+  return typeof proxy.getDelegate === 'function' ? proxy.getDelegate() : provider;
+}
+
+/** Calls `forceFlush()` on whichever providers have one (the SDK's do; the API's no-ops do not), within a bound. */
+async function flush(providers: readonly unknown[], timeoutMs: number): Promise<void> {
+  const flushing = providers.map((p) => {
+    const f = (p as Partial<{ forceFlush(): Promise<void> }> | undefined)?.forceFlush;
+    return typeof f === 'function' ? f.call(p).catch(() => {}) : undefined;
+  });
+  if (!flushing.some((f) => f !== undefined)) return;
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  await Promise.race([
+    Promise.all(flushing),
+    new Promise<void>((resolve) => {
+      timer = setTimeout(resolve, timeoutMs);
+      timer.unref?.();
+    }),
+  ]);
+  clearTimeout(timer);
+}
+
+type ErrorData = { reason?: unknown } | undefined;
+const REFUSALS = new Set([401, 403, 429]);
+
+/** The `error.data` of a JSON-RPC error response, read from a copy of the body. */
+function errorDataOf(response: Response): Promise<ErrorData> {
+  return response
+    .clone()
+    .json()
+    .then((body: { error?: { data?: ErrorData } }) => body?.error?.data)
+    .catch(() => undefined);
+}
+
+function isRecord(value: unknown): value is Record<string, unknown> {
+  return typeof value === 'object' && value !== null;
+}
+
+function recordedJson(value: unknown, paths: readonly RedactPath[]): string {
+  const text = JSON.stringify(redact(value, paths)) ?? 'null';
+  return text.length > MAX_RECORDED_CHARS ? `${text.slice(0, MAX_RECORDED_CHARS)}…[truncated]` : text;
+}
+
+function checkBoolean(value: unknown, name: string): boolean | undefined {
+  if (value !== undefined && typeof value !== 'boolean') {
+    throw new TypeError(`tracing: ${name} must be a boolean, got ${typeof value}`);
+  }
+  return value;
+}
+
+/**
+ * OpenTelemetry for an MCP server: one server span per JSON-RPC request following the MCP semantic conventions,
+ * parented on the trace context the client put in `params._meta` (with the HTTP request's context as a link), an
+ * HTTP server span when nothing else makes one, and the conventions' duration metrics plus counters for rate-limit
+ * decisions, auth refusals and store failures. Depends only on `@opentelemetry/api`: with no SDK registered it
+ * costs next to nothing. Put it first in the middleware list, so its spans cover what the others do.
+ */
+export function tracing(options: TracingOptions = {}): Tracing {
+  if (typeof options !== 'object' || options === null)
+    throw new TypeError('tracing: options must be an object');
+  const mode = options.mode ?? 'trace';
+  if (mode !== 'trace' && mode !== 'propagate' && mode !== 'off') {
+    throw new TypeError(`tracing: mode must be 'trace', 'propagate' or 'off', got ${String(mode)}`);
+  }
+  const httpSpans = options.httpSpans ?? 'auto';
+  if (httpSpans !== 'auto' && typeof httpSpans !== 'boolean') {
+    throw new TypeError(`tracing: httpSpans must be 'auto', true or false, got ${String(httpSpans)}`);
+  }
+  const withMetrics = checkBoolean(options.metrics, 'metrics') ?? true;
+  const recordArguments = checkBoolean(options.recordArguments, 'recordArguments') ?? false;
+  const recordResults = checkBoolean(options.recordResults, 'recordResults') ?? false;
+  const resourceUriInName = checkBoolean(options.resourceUriInSpanName, 'resourceUriInSpanName') ?? false;
+  const paths = compileRedactPaths(options.redact ?? [], 'tracing: redact');
+  for (const name of ['tracerProvider', 'meterProvider', 'propagator'] as const) {
+    const value = options[name] as unknown;
+    if (value !== undefined && (typeof value !== 'object' || value === null)) {
+      throw new TypeError(`tracing: ${name} must be an object`);
+    }
+  }
+  const propagator: TextMapPropagator = options.propagator ?? propagation;
+
+  if (mode === 'off') {
+    return { name: 'tracing-otel', recordStoreFailure() {}, async close() {} };
+  }
+
+  // The tracer is looked up until a provider is registered (instrumentation is often created before the SDK
+  // starts), then kept. Without one, every layer passes straight through.
+  let tracer: Tracer | undefined;
+  const liveTracer = (): Tracer | undefined => {
+    if (tracer) return tracer;
+    const provider = options.tracerProvider ?? trace.getTracerProvider();
+    const proxy = provider as Partial<{ getDelegateTracer: TracerProvider['getTracer'] }>;
+    const found =
+      typeof proxy.getDelegateTracer === 'function'
+        ? proxy.getDelegateTracer(INSTRUMENTATION, VERSION)
+        : provider.getTracer(INSTRUMENTATION, VERSION);
+    if (found) tracer = found;
+    return found;
+  };
+
+  // Metrics: the global meter provider has no proxy, so instruments are made from whichever provider is current
+  // and remade if it changes. The no-op meter's instruments are shared singletons: comparing to one tells "none".
+  const noopHistogram = createNoopMeter().createHistogram('noop');
+  interface Instruments {
+    readonly provider: MeterProvider;
+    readonly live: boolean;
+    readonly operation: Histogram;
+    readonly session: Histogram;
+    readonly rateLimit: Counter;
+    readonly authRefusals: Counter;
+    readonly storeFailures: Counter;
+  }
+  let instruments: Instruments | undefined;
+  const liveInstruments = (): Instruments | undefined => {
+    if (!withMetrics || mode !== 'trace') return undefined;
+    const provider = options.meterProvider ?? metrics.getMeterProvider();
+    if (instruments?.provider !== provider) {
+      const meter = provider.getMeter(INSTRUMENTATION, VERSION);
+      const operation = meter.createHistogram(METRIC.OPERATION_DURATION, {
+        description: 'MCP request duration as observed on the receiver, until the result or error is sent.',
+        unit: 's',
+        advice: { explicitBucketBoundaries: DURATION_BUCKETS },
+      });
+      instruments = {
+        provider,
+        live: operation !== noopHistogram,
+        operation,
+        session: meter.createHistogram(METRIC.SESSION_DURATION, {
+          description: 'The duration of the MCP session as observed on the MCP server.',
+          unit: 's',
+          advice: { explicitBucketBoundaries: DURATION_BUCKETS },
+        }),
+        rateLimit: meter.createCounter(METRIC.RATELIMIT_DECISIONS, {
+          description: 'Rate-limit decisions, by outcome and policy.',
+          unit: '{decision}',
+        }),
+        authRefusals: meter.createCounter(METRIC.AUTH_REFUSALS, {
+          description: 'Requests refused by authentication or authorization, by reason.',
+          unit: '{request}',
+        }),
+        storeFailures: meter.createCounter(METRIC.STORE_FAILURES, {
+          description: 'Failures of a shared store (e.g. Redis for rate limits), by policy and outcome.',
+          unit: '{failure}',
+        }),
+      };
+    }
+    return instruments.live ? instruments : undefined;
+  };
+
+  // Keys are per factory: two tracing middleware in one handler do not read each other's entries.
+  const HTTP = Symbol('tracing-otel/http');
+  const sessions = new Map<string, SessionRecord>();
+  const metricTargets = new Set<string>();
+
+  const metricTarget = (name: string): string => {
+    if (metricTargets.has(name)) return name;
+    if (metricTargets.size >= MAX_METRIC_TARGETS) return '_OTHER';
+    metricTargets.add(name);
+    return name;
+  };
+
+  function endSession(id: string, record: SessionRecord, at: number, errorType?: string): void {
+    sessions.delete(id);
+    const inst = liveInstruments();
+    if (!inst) return;
+    const attributes: Attributes = { [ATTR.NETWORK_TRANSPORT]: 'tcp', [ATTR.NETWORK_PROTOCOL]: 'http' };
+    if (record.protocolVersion) attributes[ATTR.PROTOCOL_VERSION] = record.protocolVersion;
+    if (errorType) attributes[ATTR.ERROR_TYPE] = errorType;
+    inst.session.record(Math.max(0, at - record.start) / 1000, attributes);
+  }
+
+  /** Session start (an `initialize` answered with a session id), activity, and end (DELETE, or unknown now). */
+  function trackSession(req: Request, ctx: HttpContext, status: number, headers: Headers | undefined): void {
+    const now = performance.now();
+    const id = ctx.sessionId;
+    if (id === undefined) {
+      const created = status === 200 ? headers?.get('mcp-session-id') : null;
+      if (!created) return;
+      if (sessions.size >= MAX_SESSIONS) {
+        const [oldId, oldest] = sessions.entries().next().value as [string, SessionRecord];
+        endSession(oldId, oldest, oldest.lastSeen);
+      }
+      sessions.set(created, { start: ctx.startedAt, lastSeen: now, protocolVersion: undefined });
+      return;
+    }
+    const record = sessions.get(id);
+    if (!record) return;
+    if (status === 404) {
+      // Expired or closed by the server: it ended when it was last used.
+      endSession(id, record, record.lastSeen);
+      return;
+    }
+    record.lastSeen = now;
+    record.protocolVersion ??= req.headers.get('mcp-protocol-version') ?? undefined;
+    if (req.method === 'DELETE' && status < 300) endSession(id, record, now);
+  }
+
+  function countRateLimit(policy: string, outcome: 'allowed' | 'limited', layer: 'http' | 'rpc'): void {
+    liveInstruments()?.rateLimit.add(1, {
+      [ATTR.RATELIMIT_POLICY]: policy,
+      [ATTR.RATELIMIT_DECISION]: outcome,
+      [ATTR.RATELIMIT_LAYER]: layer,
+    });
+  }
+
+  function countAuthRefusal(reason: string, layer: 'http' | 'rpc'): void {
+    liveInstruments()?.authRefusals.add(1, { [ATTR.AUTH_REASON]: reason, [ATTR.AUTH_LAYER]: layer });
+  }
+
+  /** Reads what auth, rate limits and health probes decided from the response, and records it. */
+  function observeHttp(
+    entry: HttpEntry,
+    ctx: HttpContext,
+    status: number,
+    headers: Headers | Readonly<Record<string, string>>,
+    data: { reason?: unknown } | undefined,
+    rateLimitHeader: string | undefined,
+  ): void {
+    const get = (name: string): string | null =>
+      headers instanceof Headers ? headers.get(name) : (headers[name] ?? null);
+    const span = entry.annotate;
+    const reason = authRefusalReason(status, get('www-authenticate'), data?.reason);
+    if (reason !== undefined && ctx.isProtected) {
+      span?.setAttributes({ [ATTR.AUTH_OUTCOME]: 'refused', [ATTR.AUTH_REASON]: reason });
+      countAuthRefusal(reason, 'http');
+    } else if (ctx.authInfo) {
+      span?.setAttribute(ATTR.AUTH_OUTCOME, 'authenticated');
+    }
+    if (status === 429) {
+      const refusal = rpcRefusal(ERROR_CODES.rate_limited.rpc, data);
+      const refused = refusal?.kind === 'rate_limited' ? refusal.policy : undefined;
+      const items = parseRateLimit(get('ratelimit'));
+      for (const item of items) {
+        countRateLimit(item.policy, item.policy === refused ? 'limited' : 'allowed', 'http');
+      }
+      if (refused !== undefined && !items.some((i) => i.policy === refused)) {
+        countRateLimit(refused, 'limited', 'http');
+      }
+      span?.setAttribute(ATTR.RATELIMIT_DECISION, 'limited');
+      if (refused !== undefined) span?.setAttribute(ATTR.RATELIMIT_POLICY, refused);
+    } else if (rateLimitHeader !== undefined) {
+      for (const item of parseRateLimit(rateLimitHeader)) countRateLimit(item.policy, 'allowed', 'http');
+      span?.setAttribute(ATTR.RATELIMIT_DECISION, 'allowed');
+    }
+    if (get('content-type')?.startsWith('application/health+json')) {
+      span?.setAttribute(ATTR.HEALTH_STATUS, status < 300 ? 'pass' : 'fail');
+    }
+  }
+
+  function endHttpSpan(entry: HttpEntry): void {
+    if (entry.responded && entry.calls === 0) entry.span?.end();
+  }
+
+  function httpStatus(span: Span | undefined, status: number): void {
+    if (!span) return;
+    span.setAttribute(ATTR.HTTP_STATUS, status);
+    // Server spans: 4xx is the client's doing, only 5xx is an error here.
+    if (status >= 500) {
+      span.setAttribute(ATTR.ERROR_TYPE, String(status));
+      span.setStatus({ code: SpanStatusCode.ERROR });
+    }
+  }
+
+  async function http(req: Request, ctx: HttpContext, next: () => Promise<Response>): Promise<Response> {
+    const live = mode === 'trace' ? liveTracer() : undefined;
+    const inst = liveInstruments();
+    if (mode === 'trace' && !live && !inst) return next();
+    const ambient = context.active();
+    const ambientSpan = trace.getSpan(ambient);
+    let base: Context;
+    let span: Span | undefined;
+    if (ambientSpan !== undefined && httpSpans !== true) {
+      base = ambient;
+    } else {
+      base = propagator.extract(ambient, req.headers, headersGetter);
+      if (live && httpSpans !== false) {
+        const { pathname, protocol } = ctx.url;
+        const route = ctx.route === 'not-found' ? undefined : pathname;
+        const attributes: Attributes = {
+          [ATTR.HTTP_METHOD]: req.method,
+          [ATTR.URL_PATH]: pathname,
+          [ATTR.URL_SCHEME]: protocol.slice(0, -1),
+          [ATTR.NETWORK_PROTOCOL]: 'http',
+        };
+        if (route !== undefined) attributes[ATTR.HTTP_ROUTE] = route;
+        if (ctx.clientAddress) attributes[ATTR.CLIENT_ADDRESS] = ctx.clientAddress;
+        span = live.startSpan(
+          route === undefined ? req.method : `${req.method} ${route}`,
+          { kind: SpanKind.SERVER, attributes },
+          base,
+        );
+        base = trace.setSpan(base, span);
+      }
+    }
+    const annotate = span ?? (ambientSpan?.isRecording() ? ambientSpan : undefined);
+    const entry: HttpEntry = { context: base, span, annotate, calls: 0, responded: false };
+    ctx.state.set(HTTP, entry);
+    const ids = idsOf(span ?? ambientSpan) ?? idsOf(trace.getSpan(base));
+    if (ids) ctx.state.set(TRACE_IDS, ids);
+
+    // Rate-limit headers of admitted requests go straight to the outgoing message: watch them being set.
+    let rateLimitHeader: string | undefined;
+    if (mode === 'trace') {
+      const setHeader = ctx.setResponseHeader;
+      ctx.setResponseHeader = (name, value) => {
+        if (name.toLowerCase() === 'ratelimit') rateLimitHeader = value;
+        setHeader(name, value);
+      };
+    }
+
+    let response: Response;
+    try {
+      response = await context.with(base, next);
+    } catch (error) {
+      const status = MiddlewareError.is(error) ? error.status : 500;
+      if (mode === 'trace') {
+        if (MiddlewareError.is(error)) {
+          observeHttp(entry, ctx, status, error.headers, error.data as ErrorData, rateLimitHeader);
+        }
+        httpStatus(span, status);
+        if (inst) trackSession(req, ctx, status, undefined);
+      }
+      entry.responded = true;
+      span?.end();
+      throw error;
+    }
+    if (mode === 'trace') {
+      // Refusal bodies are small and rare: their JSON-RPC error data names the reason and the refusing policy.
+      const data = REFUSALS.has(response.status) ? await errorDataOf(response) : undefined;
+      observeHttp(entry, ctx, response.status, response.headers, data, rateLimitHeader);
+      httpStatus(span, response.status);
+      if (inst) trackSession(req, ctx, response.status, response.headers);
+    }
+    entry.responded = true;
+    endHttpSpan(entry);
+    return response;
+  }
+
+  async function rpc(call: RpcCall, next: () => Promise<RpcResult>): Promise<RpcResult> {
+    const live = mode === 'trace' ? liveTracer() : undefined;
+    const inst = liveInstruments();
+    if (mode === 'trace' && !live && !inst) return next();
+    const entry = call.http?.state.get(HTTP) as HttpEntry | undefined;
+    const transportContext =
+      entry?.context ??
+      (call.requestInfo
+        ? propagator.extract(context.active(), call.requestInfo.headers as HeaderRecord, recordGetter)
+        : context.active());
+    const meta = (call.params as Record<string, unknown> | undefined)?.['_meta'];
+    // The client's context from _meta is the parent; the transport's (HTTP) context becomes a link.
+    const parent = isRecord(meta) ? propagator.extract(transportContext, meta, metaGetter) : transportContext;
+    const parentSpanContext = trace.getSpanContext(parent);
+    const transportSpanContext = trace.getSpanContext(transportContext);
+
+    if (mode === 'propagate' || !live) {
+      const ids = idsOf(trace.getSpan(parent));
+      if (ids) call.state.set(TRACE_IDS, ids);
+      const answer = await context.with(parent, next);
+      if (inst) recordOperation(inst, call, classify(call, answer), answer);
+      return answer;
+    }
+
+    const links: Link[] = [];
+    if (
+      transportSpanContext &&
+      trace.isSpanContextValid(transportSpanContext) &&
+      transportSpanContext !== parentSpanContext
+    ) {
+      links.push({ context: transportSpanContext });
+    }
+    const attributes = callAttributes(call);
+    const span = live.startSpan(
+      spanNameOf(call.method, targetOf(call, resourceUriInName)),
+      { kind: SpanKind.SERVER, attributes, links },
+      parent,
+    );
+    const ids = idsOf(span);
+    if (ids) call.state.set(TRACE_IDS, ids);
+    if (entry?.span) entry.calls++;
+    if (recordArguments && call.method === 'tools/call' && span.isRecording()) {
+      const args = (call.params as { arguments?: unknown } | undefined)?.arguments;
+      span.setAttribute(ATTR.TOOL_ARGUMENTS, recordedJson(args ?? {}, paths));
+    }
+    let answer: RpcResult | undefined;
+    let end: CallEnd = {};
+    try {
+      answer = await context.with(trace.setSpan(parent, span), next);
+      end = classify(call, answer);
+      if (span.isRecording()) {
+        if (call.method === 'initialize' && answer.result) {
+          const version = (answer.result as { protocolVersion?: unknown }).protocolVersion;
+          if (typeof version === 'string') span.setAttribute(ATTR.PROTOCOL_VERSION, version);
+        }
+        if (recordResults && end.errorType === undefined && call.method === 'tools/call') {
+          span.setAttribute(ATTR.TOOL_RESULT, recordedJson(answer.result, paths));
+        }
+      }
+      return answer;
+    } catch (error) {
+      end = endOfThrown(error);
+      throw error;
+    } finally {
+      finishSpan(span, end);
+      if (inst) recordOperation(inst, call, end, answer);
+      if (entry?.span) {
+        entry.calls--;
+        endHttpSpan(entry);
+      }
+    }
+  }
+
+  /** Classifies the answer and counts RPC-layer refusals (per-tool limits, scopes). */
+  function classify(call: RpcCall, answer: RpcResult): CallEnd {
+    const end = endOfAnswer(answer, call.signal.aborted);
+    if (answer.error !== undefined) {
+      const refusal = rpcRefusal(answer.error.code, answer.error.data);
+      if (refusal?.kind === 'rate_limited') countRateLimit(refusal.policy ?? '_OTHER', 'limited', 'rpc');
+      else if (refusal?.kind === 'auth') countAuthRefusal(refusal.reason, 'rpc');
+    }
+    return end;
+  }
+
+  function finishSpan(span: Span, end: CallEnd): void {
+    if (end.errorType !== undefined) {
+      span.setAttribute(ATTR.ERROR_TYPE, end.errorType);
+      if (end.statusCode !== undefined) span.setAttribute(ATTR.RPC_STATUS, end.statusCode);
+      span.setStatus({
+        code: SpanStatusCode.ERROR,
+        ...(end.message === undefined ? {} : { message: scrubText(end.message) }),
+      });
+    }
+    span.end();
+  }
+
+  function recordOperation(
+    inst: Instruments,
+    call: RpcCall,
+    end: CallEnd,
+    answer: RpcResult | undefined,
+  ): void {
+    const attributes: Attributes = {
+      [ATTR.METHOD]: call.method,
+      [ATTR.NETWORK_TRANSPORT]: call.requestInfo || call.http ? 'tcp' : 'pipe',
+    };
+    // An unknown tool or prompt (-32602) is a name the client made up: keep it off the metric's labels.
+    const known = end.statusCode !== '-32602';
+    const name = (call.params as { name?: unknown } | undefined)?.name;
+    if (call.method === 'tools/call') {
+      attributes[ATTR.OPERATION] = 'execute_tool';
+      if (typeof name === 'string' && known) attributes[ATTR.TOOL] = metricTarget(name);
+    } else if (call.method === 'prompts/get' && typeof name === 'string' && known) {
+      attributes[ATTR.PROMPT] = metricTarget(name);
+    }
+    const version =
+      call.method === 'initialize'
+        ? (answer?.result as { protocolVersion?: unknown } | undefined)?.protocolVersion
+        : protocolVersionOf(call);
+    if (typeof version === 'string') attributes[ATTR.PROTOCOL_VERSION] = version;
+    if (end.errorType !== undefined) attributes[ATTR.ERROR_TYPE] = end.errorType;
+    if (end.statusCode !== undefined) attributes[ATTR.RPC_STATUS] = end.statusCode;
+    inst.operation.record((performance.now() - call.startedAt) / 1000, attributes);
+  }
+
+  return {
+    name: 'tracing-otel',
+    http,
+    rpc,
+    recordStoreFailure(event: StoreFailure = {}) {
+      const attributes: Attributes = {};
+      if (typeof event.policy === 'string') attributes[ATTR.STORE_POLICY] = event.policy.slice(0, 64);
+      if (typeof event.outcome === 'string') attributes[ATTR.STORE_OUTCOME] = event.outcome.slice(0, 16);
+      liveInstruments()?.storeFailures.add(1, attributes);
+      trace.getActiveSpan()?.addEvent('mcp_middleware.store.failure', attributes);
+    },
+    async close() {
+      const now = performance.now();
+      for (const [id, record] of [...sessions]) endSession(id, record, now);
+      // The handler closes on shutdown, and the process often exits right after (health's drain does): export
+      // what is buffered now, within a bound.
+      const tracerProvider = options.tracerProvider ?? trace.getTracerProvider();
+      const meterProvider = options.meterProvider ?? metrics.getMeterProvider();
+      await flush([delegateOf(tracerProvider), meterProvider], FLUSH_TIMEOUT_MS);
+    },
+  };
+}
