@@ -11,12 +11,7 @@ const bin = (name) => join(root, 'node_modules', '.bin', name);
 let failed = 0;
 for (const dir of readdirSync(join(root, 'packages'))) {
   const cwd = join(root, 'packages', dir);
-  const {
-    name,
-    private: isPrivate,
-    bin: bins = {},
-  } = JSON.parse(readFileSync(join(cwd, 'package.json'), 'utf8'));
-  if (isPrivate) continue;
+  const { name, bin: bins = {} } = JSON.parse(readFileSync(join(cwd, 'package.json'), 'utf8'));
   // Every command the package publishes runs from the built package (`--help` exits 0).
   for (const [command, file] of Object.entries(bins)) {
     try {
