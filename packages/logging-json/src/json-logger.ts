@@ -18,14 +18,13 @@ import type {
 import pino, { type DestinationStream, type LevelWithSilent, type Logger } from 'pino';
 import {
   decideClientLog,
-  isLoggingLevel,
-  LOG_LEVEL_META_KEY,
   LOGGING_LEVELS,
   type LoggingServer,
   lowLevelServer,
   PINO_LEVEL,
   sessionFilter,
 } from './client-log.js';
+import { callSourceOf, type ToolExtraOrContext } from './client-log-v2.js';
 import {
   type CallOutcome,
   type ClassifiedCall,
@@ -100,10 +99,12 @@ export interface JsonLogger extends Middleware {
   /** The pino logger lines are written to. */
   readonly logger: Logger;
   /**
-   * A logger bound to the call a tool is handling. Pass the tool's `extra` and the server the tool is registered on
-   * (its `logging/setLevel` state decides what reaches the client).
+   * A logger bound to the call a tool is handling. Pass the tool's `extra` (SDK v1) or `ctx` (SDK v2) and the
+   * server the tool is registered on. What reaches the client: on 2025 requests the level from
+   * `logging/setLevel` (or one in the request's `_meta`); on 2026-07-28 requests only the request's own `_meta`
+   * log level, and nothing without one.
    */
-  forCall(extra: ToolExtra, server: LoggingServer): CallLogger;
+  forCall(extra: ToolExtraOrContext, server: LoggingServer): CallLogger;
   /** Flushes the logger and forgets tracked calls. */
   close(): Promise<void>;
 }
@@ -212,7 +213,7 @@ export function jsonLogger(options: JsonLoggerOptions = {}): JsonLogger {
 
   // Each call's entry, for forCall: the tool finds it through core's call context (`callOf(extra)`).
   const ENTRY = createKey<CallEntry>('logging-json/call');
-  const lookup = (extra: ToolExtra): CallEntry | undefined => callOf(extra)?.get(ENTRY);
+  const lookup = (extra: ToolExtraOrContext): CallEntry | undefined => callOf(extra)?.get(ENTRY);
 
   function writeCall(call: RpcCall, entry: CallEntry, classified: ClassifiedCall): void {
     const lvl = rpcLevel(classified.outcome, classified.errorCode);
@@ -308,15 +309,17 @@ export function jsonLogger(options: JsonLoggerOptions = {}): JsonLogger {
     });
   }
 
-  function forCall(extra: ToolExtra, server: LoggingServer): CallLogger {
-    if (typeof extra !== 'object' || extra === null || extra.requestId === undefined) {
-      throw new TypeError("jsonLogger.forCall: pass the handler's `extra` (its second argument)");
+  function forCall(extraOrCtx: ToolExtraOrContext, server: LoggingServer): CallLogger {
+    const source = callSourceOf(extraOrCtx);
+    if (source === undefined) {
+      throw new TypeError("jsonLogger.forCall: pass the handler's `extra` (SDK v1) or `ctx` (SDK v2)");
     }
     if (typeof server !== 'object' || server === null) {
       throw new TypeError('jsonLogger.forCall: pass the McpServer (or Server) the handler is registered on');
     }
+    const { extra } = source;
     // Without the RPC layer (or after a middleware answered early) only what `extra` carries is known.
-    const entry: CallEntry = lookup(extra) ?? {
+    const entry: CallEntry = lookup(extraOrCtx) ?? {
       requestId: undefined,
       traceId: parseTraceparent(extra._meta?.['traceparent'])?.traceId,
       method: undefined,
@@ -336,7 +339,6 @@ export function jsonLogger(options: JsonLoggerOptions = {}): JsonLogger {
       requestId: entry.requestId,
       traceId: entry.traceId,
     });
-    const requestLevel = extra._meta?.[LOG_LEVEL_META_KEY];
     const low = lowLevelServer(server);
     // The key the SDK's logging/setLevel handler stores the session's level under.
     const sessionKey = extra.sessionId || header(extra.requestInfo, 'mcp-session-id') || undefined;
@@ -349,15 +351,16 @@ export function jsonLogger(options: JsonLoggerOptions = {}): JsonLogger {
         data: fields === undefined ? message : { message, ...fields },
       };
       try {
-        if (!filter) {
+        if (!filter && !source.perRequestEra) {
           // An SDK without the internals read above: its public method still applies the session's level.
           await low.sendLoggingMessage(params, sessionKey);
           return;
         }
         const decision = decideClientLog(level, {
-          declared: filter.declared,
-          requestLevel: isLoggingLevel(requestLevel) ? requestLevel : undefined,
-          sessionIgnores: filter.ignores(level),
+          declared: filter?.declared ?? true,
+          requestLevel: source.requestLevel,
+          sessionIgnores: filter?.ignores(level) ?? false,
+          perRequestEra: source.perRequestEra,
         });
         if (decision.ok) await extra.sendNotification({ method: 'notifications/message', params });
       } catch {
