@@ -16,6 +16,7 @@ import {
 import { type CompiledPolicy, compilePolicy } from './algorithms.js';
 import { policyItem, rateLimitItem, retryAfterSeconds } from './headers.js';
 import { MemoryStore } from './memory-store.js';
+import { COUNTED_AT_HTTP, countedAtHttp, routeFromHeaders } from './request-headers.js';
 
 /** What a policy's `key` and `cost` functions see about a request or call. */
 export interface RateLimitSubject {
@@ -321,17 +322,21 @@ export function rateLimit(options: RateLimitOptions): Middleware {
   return {
     name: 'rate-limit',
 
-    async http(_req, ctx, next) {
-      if (!ctx.isProtected || httpPolicies.length === 0) return next();
+    async http(req, ctx, next) {
+      if (!ctx.isProtected) return next();
+      // A 2026-07-28 request names its method and tool in headers: its RPC policies count here, with no body read.
+      const route = rpcPolicies.length > 0 ? routeFromHeaders(req.headers) : undefined;
+      if (httpPolicies.length === 0 && route === undefined) return next();
       const subject: RateLimitSubject = {
         client: clientKey(ctx.authInfo, ctx.clientAddress),
         authInfo: ctx.authInfo,
         clientAddress: ctx.clientAddress,
-        method: undefined,
-        toolName: undefined,
+        method: route?.method,
+        toolName: route?.toolName,
         http: ctx,
       };
-      const verdict = await check(httpPolicies, subject);
+      if (route) ctx.state.set(COUNTED_AT_HTTP, route);
+      const verdict = await check(route ? policies : httpPolicies, subject);
       const headers = rateLimitHeaders(verdict);
       if (!verdict.ok) {
         const { message, data } = refusal(verdict);
@@ -345,7 +350,7 @@ export function rateLimit(options: RateLimitOptions): Middleware {
     async rpc(call: RpcCall, next): Promise<RpcResult> {
       // Over HTTP the HTTP layer already counted the request; elsewhere (stdio) every policy counts per call.
       const list = call.http ? rpcPolicies : policies;
-      if (list.length === 0) return next();
+      if (list.length === 0 || countedAtHttp(call.http?.state, call.method, call.toolName)) return next();
       const address = call.http?.clientAddress;
       const subject: RateLimitSubject = {
         client: clientKey(call.authInfo, address),
