@@ -2,13 +2,12 @@ import type { Middleware } from '@mcp-middleware/core';
 import { connectV2Client, ERAS, startV2TestServer, type V2TestServer } from '@mcp-middleware/core/testing/v2';
 import type { Client } from '@modelcontextprotocol/client';
 import { McpServer } from '@modelcontextprotocol/server';
-import type { Redis } from 'ioredis';
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it } from 'vitest';
 import * as z from 'zod';
 import { type LimitPolicy, rateLimit } from './rate-limit.js';
 import { RedisStore } from './redis-store.js';
 import { routeFromHeaders } from './request-headers.js';
-import { connectRedis, deleteKeys, uniquePrefix } from './test-redis.js';
+import { useSharedRedis } from './test-redis.js';
 
 /*
  * ratelimit-redis on SDK v2 (its own createMcpHandler behind createMiddlewareHandler({ fetch })), against a real
@@ -16,17 +15,8 @@ import { connectRedis, deleteKeys, uniquePrefix } from './test-redis.js';
  * Mcp-Method / Mcp-Name headers, so per-tool limits are counted at the HTTP layer without reading the body.
  */
 
-let redis: Redis;
-const prefix = uniquePrefix('v2');
+const shared = useSharedRedis('v2');
 let stores = 0;
-beforeAll(async () => {
-  redis = await connectRedis();
-});
-afterAll(async () => {
-  if (!redis) return;
-  await deleteKeys(redis, prefix);
-  await redis.quit();
-});
 
 const servers: V2TestServer[] = [];
 const clients: Client[] = [];
@@ -46,7 +36,11 @@ const testAuth: Middleware = {
 };
 
 async function start(policies: LimitPolicy[]) {
-  const store = new RedisStore({ client: redis, prefix: `${prefix}${stores++}:`, timeout: '2s' });
+  const store = new RedisStore({
+    client: shared.redis(),
+    prefix: `${shared.prefix}${stores++}:`,
+    timeout: '2s',
+  });
   const s = await startV2TestServer({
     middleware: [testAuth, rateLimit({ policies, store })],
     server: (wrap) => {
