@@ -1,7 +1,11 @@
 import { defineConfig } from 'tsup';
 
 export default defineConfig({
-  entry: { index: 'src/index.ts', 'testing/index': 'src/testing/index.ts', 'testing/v2': 'src/testing/v2.ts' },
+  entry: {
+    index: 'src/index.ts',
+    'testing/index': 'src/testing/index.ts',
+    'testing/v2': 'src/testing/v2.ts',
+  },
   format: ['esm', 'cjs'],
   dts: true,
   clean: true,

@@ -3,10 +3,12 @@ import {
   type Duration,
   ERROR_CODES,
   errorToResponse,
+  type FetchGate,
   jsonRpcErrorResponse,
   type Middleware,
   MiddlewareError,
   type ToolScopePolicy,
+  toFetchGate,
   toMs,
   toolScopes,
 } from '@mcp-middleware/core';
@@ -80,6 +82,11 @@ export interface ApiKeyAuth extends Middleware {
    * (`unavailable`) when the store fails or times out: that is not the caller's fault.
    */
   verify(key: string | undefined, context?: VerifyContext): Promise<ApiKeyVerification>;
+  /**
+   * The same check as a plain Fetch gate, for servers without this project's handler (SDK v2's own
+   * `createMcpHandler`): the key's `AuthInfo`, or the 401/503 `Response` to send. See core's `toFetchGate`.
+   */
+  readonly gate: FetchGate;
 }
 
 const HEADER_NAME = /^[!#$%&'*+.^_`|~0-9a-z-]+$/;
@@ -219,6 +226,7 @@ export function apiKeyAuth(options: ApiKeyAuthOptions): ApiKeyAuth {
   const middleware: ApiKeyAuth = {
     name: 'auth-apikey',
     verify,
+    gate: (req) => fetchGate(req),
     async http(req, ctx, next) {
       if (!ctx.isProtected) return next();
       const context: VerifyContext = {
@@ -248,6 +256,7 @@ export function apiKeyAuth(options: ApiKeyAuthOptions): ApiKeyAuth {
       return next();
     },
   };
+  const fetchGate: FetchGate = toFetchGate(middleware);
   // Only a middleware with an RPC layer makes the transport decorator do per-call work, so add it only if asked.
   if (options.toolScopes !== undefined) {
     middleware.rpc = toolScopes(options.toolScopes).rpc;

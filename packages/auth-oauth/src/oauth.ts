@@ -2,10 +2,12 @@ import {
   type AuthInfo,
   checkToolScopes,
   errorToResponse,
+  type FetchGate,
   type HttpContext,
   type Middleware,
   type Route,
   type ToolScopePolicy,
+  toFetchGate,
   toolScopes,
 } from '@mcp-middleware/core';
 import { extractBearerToken } from './bearer.js';
@@ -37,6 +39,12 @@ export interface OAuthMiddleware extends Middleware {
    * with an `OAuthError`: `unauthorized` (401, with the challenge in `headers`) or `unavailable` (503).
    */
   verify(token: string): Promise<AuthInfo>;
+  /**
+   * The same checks as a plain Fetch gate, for servers without this project's handler (SDK v2's own
+   * `createMcpHandler`): the token's `AuthInfo`, or the `Response` to send (a challenge, or the metadata document
+   * at its routes). See core's `toFetchGate`.
+   */
+  readonly gate: FetchGate;
   close(): Promise<void>;
 }
 
@@ -192,6 +200,7 @@ export function oauth(options: OAuthOptions): OAuthMiddleware {
     metadata,
     resourceMetadataUrl,
     verify,
+    gate: (req) => fetchGate(req),
     async http(req, ctx, next) {
       // Probes, metadata and CORS preflights carry no credentials by design.
       if (!ctx.isProtected || req.method === 'OPTIONS') return next();
@@ -207,6 +216,7 @@ export function oauth(options: OAuthOptions): OAuthMiddleware {
       verifier.close();
     },
   };
+  const fetchGate: FetchGate = toFetchGate(middleware);
   // tools/list shows only what the token may call; tools/call is refused again over transports without HTTP.
   if (config.toolScopes) {
     const scopes = toolScopes(config.toolScopes);

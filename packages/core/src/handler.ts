@@ -132,7 +132,7 @@ function parsedIfRead(ctx: HttpContext): Promise<unknown> | undefined {
 }
 
 /** The caller's `x-request-id` when it is a sane token, else a new one. */
-function requestIdOf(req: Request): string {
+export function requestIdOf(req: Request): string {
   const incoming = req.headers.get('x-request-id');
   return incoming && REQUEST_ID.test(incoming) ? incoming : crypto.randomUUID();
 }

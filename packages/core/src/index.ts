@@ -12,6 +12,7 @@ export {
   type MiddlewareErrorOptions,
   RpcErrorCode,
 } from './errors.js';
+export { type FetchGate, type FetchGateOptions, toFetchGate } from './gate.js';
 export {
   type ConnectableServer,
   createMcpHandler,

@@ -1,6 +1,11 @@
 import { waitFor } from '@mcp-middleware/core/testing';
-import { connectV2Client, ERAS, startV2TestServer, type V2TestServer } from '@mcp-middleware/core/testing/v2';
-import type { Client } from '@modelcontextprotocol/client';
+import {
+  closeAfterEach,
+  connectV2Client,
+  ERAS,
+  startV2TestServer,
+  type V2TestServer,
+} from '@mcp-middleware/core/testing/v2';
 import { McpServer } from '@modelcontextprotocol/server';
 import { afterEach, describe, expect, it } from 'vitest';
 import * as z from 'zod';
@@ -13,12 +18,7 @@ import { capture } from './test-fixtures.js';
  * JSON lines on both, and client log messages that follow the request's own `_meta` log level on 2026 requests.
  */
 
-const servers: V2TestServer[] = [];
-const clients: Client[] = [];
-afterEach(async () => {
-  await Promise.all(clients.splice(0).map((c) => c.close()));
-  await Promise.all(servers.splice(0).map((s) => s.close()));
-});
+const closing = closeAfterEach();
 
 function build(log: JsonLogger) {
   return (wrap: <S extends object>(s: S) => S) => {
@@ -45,13 +45,13 @@ async function setup() {
   const out = capture();
   const log = jsonLogger({ destination: out.stream, level: 'debug' });
   const s = await startV2TestServer({ server: build(log), middleware: [log] });
-  servers.push(s);
+  closing.track(s);
   return { out, s };
 }
 
 async function connect(s: V2TestServer, era: 'legacy' | 'modern') {
   const client = await connectV2Client(s.url, era);
-  clients.push(client);
+  closing.track(client);
   const messages: string[] = [];
   client.setNotificationHandler('notifications/message', (n) => {
     messages.push(String(n.params.data));

@@ -1,6 +1,11 @@
 import type { Middleware } from '@mcp-middleware/core';
-import { connectV2Client, ERAS, startV2TestServer, type V2TestServer } from '@mcp-middleware/core/testing/v2';
-import type { Client } from '@modelcontextprotocol/client';
+import {
+  closeAfterEach,
+  connectV2Client,
+  ERAS,
+  startV2TestServer,
+  type V2TestServer,
+} from '@mcp-middleware/core/testing/v2';
 import { McpServer } from '@modelcontextprotocol/server';
 import { afterEach, describe, expect, it } from 'vitest';
 import * as z from 'zod';
@@ -18,12 +23,7 @@ import { useSharedRedis } from './test-redis.js';
 const shared = useSharedRedis('v2');
 let stores = 0;
 
-const servers: V2TestServer[] = [];
-const clients: Client[] = [];
-afterEach(async () => {
-  await Promise.all(clients.splice(0).map((c) => c.close()));
-  await Promise.all(servers.splice(0).map((s) => s.close()));
-});
+const closing = closeAfterEach();
 
 /** The identity an auth middleware would set, from a test header. */
 const testAuth: Middleware = {
@@ -54,13 +54,13 @@ async function start(policies: LimitPolicy[]) {
       return wrap(server);
     },
   });
-  servers.push(s);
+  closing.track(s);
   return s;
 }
 
 async function connect(s: V2TestServer, era: 'legacy' | 'modern', client = 'alice') {
   const c = await connectV2Client(s.url, era, { headers: { 'x-test-client': client } });
-  clients.push(c);
+  closing.track(c);
   return c;
 }
 
