@@ -76,3 +76,46 @@ function concat(chunks: Uint8Array<ArrayBuffer>[], size: number): Uint8Array<Arr
   }
   return all;
 }
+
+/**
+ * Calls `done` once a response has been sent: at once when it has no body, else when its body was read to the end,
+ * failed, or was cancelled (the client went away). The returned response must be the one sent.
+ */
+export function onBodyEnd(response: Response, done: () => void): Response {
+  if (response.body === null) {
+    done();
+    return response;
+  }
+  let ended = false;
+  const end = () => {
+    if (ended) return;
+    ended = true;
+    done();
+  };
+  const reader = response.body.getReader();
+  const body = new ReadableStream<Uint8Array>({
+    async pull(controller) {
+      try {
+        const chunk = await reader.read();
+        if (chunk.done) {
+          controller.close();
+          end();
+        } else {
+          controller.enqueue(chunk.value);
+        }
+      } catch (error) {
+        controller.error(error);
+        end();
+      }
+    },
+    cancel(reason) {
+      end();
+      return reader.cancel(reason);
+    },
+  });
+  return new Response(body, {
+    status: response.status,
+    statusText: response.statusText,
+    headers: response.headers,
+  });
+}

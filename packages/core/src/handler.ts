@@ -2,7 +2,7 @@ import type { WebStandardStreamableHTTPServerTransport } from '@modelcontextprot
 import type { Transport } from '@modelcontextprotocol/sdk/shared/transport.js';
 import type { MessageExtraInfo } from '@modelcontextprotocol/sdk/types.js';
 import type { AjvJsonSchemaValidator } from '@modelcontextprotocol/sdk/validation/ajv';
-import { DEFAULT_MAX_BODY_SIZE, readJsonBody } from './body.js';
+import { DEFAULT_MAX_BODY_SIZE, onBodyEnd, readJsonBody } from './body.js';
 import { resolveClientAddress, type TrustProxy, validateTrustProxy } from './client-address.js';
 import { composeHttp } from './compose.js';
 import { type Duration, toMs } from './duration.js';
@@ -493,10 +493,22 @@ export function createMiddlewareHandler(options: McpHandlerOptions): McpHandler 
     // Handing over the parsed body also keeps SDK v2 from cloning the request for its era check, so its legacy path
     // sees this same Request too.
     const parsedBody = req.method === 'POST' ? await ctx.body() : undefined;
-    return fetchMcp(req, {
+    const options = {
       ...(ctx.authInfo ? { authInfo: ctx.authInfo } : {}),
       ...(parsedBody === undefined ? {} : { parsedBody }),
-    });
+    };
+    // The drain waits for each POST until its answer is sent, not just until its handler returned (SDK v2 writes the
+    // response after). GET streams do not count: an open one must not hold a drain.
+    if (req.method !== 'POST') return fetchMcp(req, options);
+    callStarted();
+    let response: Response;
+    try {
+      response = await fetchMcp(req, options);
+    } catch (error) {
+      callEnded();
+      throw error;
+    }
+    return onBodyEnd(response, callEnded);
   }
 
   /** Runs this handler's RPC layer in a server made elsewhere (SDK v2's factory, or stdio). */
@@ -506,7 +518,6 @@ export function createMiddlewareHandler(options: McpHandlerOptions): McpHandler 
       middleware,
       onError: report,
       httpContext: httpContextOf,
-      ...(upstream ? { onCallStart: callStarted, onCallEnd: callEnded } : {}),
     });
   }
 
