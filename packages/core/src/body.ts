@@ -79,18 +79,18 @@ function concat(chunks: Uint8Array<ArrayBuffer>[], size: number): Uint8Array<Arr
 
 /**
  * Calls `done` once a response has been sent: at once when it has no body, else when its body was read to the end,
- * failed, or was cancelled (the client went away). The returned response must be the one sent.
+ * or with `aborted` true when it failed or was cancelled (the client went away). Send the returned response.
  */
-export function onBodyEnd(response: Response, done: () => void): Response {
+export function onBodyEnd(response: Response, done: (aborted: boolean) => void): Response {
   if (response.body === null) {
-    done();
+    done(false);
     return response;
   }
   let ended = false;
-  const end = () => {
+  const end = (aborted: boolean) => {
     if (ended) return;
     ended = true;
-    done();
+    done(aborted);
   };
   const reader = response.body.getReader();
   const body = new ReadableStream<Uint8Array>({
@@ -99,17 +99,17 @@ export function onBodyEnd(response: Response, done: () => void): Response {
         const chunk = await reader.read();
         if (chunk.done) {
           controller.close();
-          end();
+          end(false);
         } else {
           controller.enqueue(chunk.value);
         }
       } catch (error) {
         controller.error(error);
-        end();
+        end(true);
       }
     },
     cancel(reason) {
-      end();
+      end(true);
       return reader.cancel(reason);
     },
   });

@@ -508,7 +508,7 @@ export function createMiddlewareHandler(options: McpHandlerOptions): McpHandler 
       callEnded();
       throw error;
     }
-    return onBodyEnd(response, callEnded);
+    return onBodyEnd(response, () => callEnded());
   }
 
   /** Runs this handler's RPC layer in a server made elsewhere (SDK v2's factory, or stdio). */

@@ -1,4 +1,4 @@
-export { DEFAULT_MAX_BODY_SIZE, readBounded } from './body.js';
+export { DEFAULT_MAX_BODY_SIZE, onBodyEnd, readBounded } from './body.js';
 export { callOf, createKey, type Key } from './call.js';
 export { resolveClientAddress, type TrustProxy } from './client-address.js';
 export { composeHttp, composeRpc, type HttpHandler, type RpcHandler } from './compose.js';

@@ -4,6 +4,7 @@ import {
   type HttpContext,
   type Middleware,
   MiddlewareError,
+  onBodyEnd,
   type RpcCall,
   type RpcResult,
 } from '@mcp-middleware/core';
@@ -271,42 +272,7 @@ export function jsonLogger(options: JsonLoggerOptions = {}): JsonLogger {
 
   /** Logs once the body has been sent (or the client went away): SSE responses end long after their headers. */
   function logWhenSent(req: Request, ctx: HttpContext, response: Response): Response {
-    if (response.body === null) {
-      writeHttp(req, ctx, response.status, response, false);
-      return response;
-    }
-    let done = false;
-    const finish = (aborted: boolean) => {
-      if (done) return;
-      done = true;
-      writeHttp(req, ctx, response.status, response, aborted);
-    };
-    const reader = response.body.getReader();
-    const body = new ReadableStream<Uint8Array>({
-      async pull(controller) {
-        try {
-          const chunk = await reader.read();
-          if (chunk.done) {
-            controller.close();
-            finish(false);
-          } else {
-            controller.enqueue(chunk.value);
-          }
-        } catch (error) {
-          controller.error(error);
-          finish(true);
-        }
-      },
-      cancel(reason) {
-        finish(true);
-        return reader.cancel(reason);
-      },
-    });
-    return new Response(body, {
-      status: response.status,
-      statusText: response.statusText,
-      headers: response.headers,
-    });
+    return onBodyEnd(response, (aborted) => writeHttp(req, ctx, response.status, response, aborted));
   }
 
   function forCall(extraOrCtx: ToolExtraOrContext, server: LoggingServer): CallLogger {
