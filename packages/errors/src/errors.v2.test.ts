@@ -22,11 +22,12 @@ async function start(options: ErrorsOptions = {}) {
       middleware: [errs],
       server: (wrap) => {
         const server = new McpServer({ name: 'errors-v2', version: '1.0.0' });
-        const cast = errs.tool as unknown as <H>(handler: H) => H;
+        // errs.tool() is typed for SDK v1's ToolCallback; at run time it takes v2's handlers as they are.
+        const v2Tool = errs.tool as unknown as <H>(handler: H) => H;
         server.registerTool(
           'slow',
           { description: 'Waits for its signal' },
-          cast(async (ctx: ServerContext) => {
+          v2Tool(async (ctx: ServerContext) => {
             await new Promise<void>((resolve) =>
               ctx.mcpReq.signal.addEventListener('abort', () => resolve(), { once: true }),
             );
@@ -37,7 +38,7 @@ async function start(options: ErrorsOptions = {}) {
         server.registerTool(
           'leaky',
           { description: 'Throws with a secret' },
-          cast(async () => {
+          v2Tool(async () => {
             throw new Error(`cannot connect to ${SECRET}`);
           }),
         );
@@ -47,7 +48,7 @@ async function start(options: ErrorsOptions = {}) {
         server.registerTool(
           'refuse',
           { description: 'Tool and protocol errors', inputSchema: z.object({ kind: z.string() }) },
-          cast(async ({ kind }: { kind: string }) => {
+          v2Tool(async ({ kind }: { kind: string }) => {
             if (kind === 'tool') throw new ToolError('Nothing found for that query');
             throw new ProtocolError('invalid_params', 'kind must be tool');
           }),
