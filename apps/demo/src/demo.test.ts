@@ -2,7 +2,7 @@ import { type ChildProcess, spawn } from 'node:child_process';
 import { once } from 'node:events';
 import { fileURLToPath } from 'node:url';
 import { generateApiKey, parseApiKey } from '@mcp-middleware/auth-apikey';
-import { initializeRequest, postJsonRpc, typeScriptNodeArgs } from '@mcp-middleware/core/testing';
+import { initializeRequest, postJsonRpc, typeScriptNodeArgs, waitFor } from '@mcp-middleware/core/testing';
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { StdioClientTransport } from '@modelcontextprotocol/sdk/client/stdio.js';
 import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
@@ -209,14 +209,19 @@ describe('the demo with API keys (the default)', () => {
 
   it('writes one JSON log line per call, with no key material in any line', async () => {
     await connection.callTool('update_record', { id: 'rec-1002', status: 'closed' });
-    const lines = demo
-      .output()
-      .split('\n')
-      .filter((l) => l.startsWith('{'))
-      .map((l) => JSON.parse(l) as Record<string, unknown>);
-    expect(
-      lines.some((l) => l['kind'] === 'rpc' && l['tool'] === 'update_record' && l['outcome'] === 'ok'),
-    ).toBe(true);
+    const linesNow = () =>
+      demo
+        .output()
+        .split('\n')
+        .filter((l) => l.startsWith('{'))
+        .map((l) => JSON.parse(l) as Record<string, unknown>);
+    // The line crosses a pipe from the demo process: it may arrive after the answer did.
+    await waitFor(
+      () =>
+        linesNow().some((l) => l['kind'] === 'rpc' && l['tool'] === 'update_record' && l['outcome'] === 'ok'),
+      'the rpc line of update_record',
+    );
+    const lines = linesNow();
     // The secret is base64url, which may itself hold '_': take it through the key parser.
     const secret = parseApiKey(demo.devKey!)!.secret;
     expect(secret.length).toBeGreaterThan(20);
