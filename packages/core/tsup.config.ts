@@ -1,7 +1,11 @@
 import { packageBuildConfig } from '../../tsup.shared.js';
 
 export default packageBuildConfig({
-  entry: { index: 'src/index.ts', 'testing/index': 'src/testing/index.ts' },
+  entry: {
+    index: 'src/index.ts',
+    'testing/index': 'src/testing/index.ts',
+    'testing/v2': 'src/testing/v2.ts',
+  },
   // The test fixture server's schemas use zod, which every SDK install already has (the SDK requires it).
   external: ['zod'],
 });

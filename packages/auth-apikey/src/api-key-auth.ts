@@ -5,10 +5,12 @@ import {
   ERROR_CODES,
   ExpiringCache,
   errorToResponse,
+  type FetchGate,
   jsonRpcErrorResponse,
   type Middleware,
   MiddlewareError,
   type ToolScopePolicy,
+  toFetchGate,
   toMs,
   toolScopePolicyOption,
   toolScopes,
@@ -106,6 +108,11 @@ export interface ApiKeyAuth extends Middleware {
   verify(key: string | undefined, context?: VerifyContext): Promise<ApiKeyVerification>;
   /** Keys remembered now by the verified-key cache (never more than `cache.maxKeys`). */
   readonly cachedKeys: number;
+  /**
+   * The same check as a plain Fetch gate, for servers without this project's handler (SDK v2's own
+   * `createMcpHandler`): the key's `AuthInfo`, or the 401/503 `Response` to send. See core's `toFetchGate`.
+   */
+  readonly gate: FetchGate;
 }
 
 const HEADER_NAME = /^[!#$%&'*+.^_`|~0-9a-z-]+$/;
@@ -256,6 +263,7 @@ export function apiKeyAuth(options: ApiKeyAuthOptions): ApiKeyAuth {
     get cachedKeys() {
       return cache?.size ?? 0;
     },
+    gate: (req) => fetchGate(req),
     async http(req, ctx, next) {
       if (!ctx.isProtected) return next();
       const context: VerifyContext = {
@@ -285,6 +293,7 @@ export function apiKeyAuth(options: ApiKeyAuthOptions): ApiKeyAuth {
       return next();
     },
   };
+  const fetchGate: FetchGate = toFetchGate(middleware);
   // Only a middleware with an RPC layer makes the transport decorator do per-call work, so add it only if asked.
   if (policy !== undefined) middleware.rpc = toolScopes(policy).rpc;
   return middleware;

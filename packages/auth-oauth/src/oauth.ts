@@ -2,10 +2,12 @@ import {
   type AuthInfo,
   checkToolScopes,
   errorToResponse,
+  type FetchGate,
   type HttpContext,
   type Middleware,
   type Route,
   type ToolScopePolicy,
+  toFetchGate,
   toolScopes,
 } from '@mcp-middleware/core';
 import { extractBearerToken } from './bearer.js';
@@ -38,6 +40,12 @@ export interface OAuthMiddleware extends Middleware {
    * `rate_limited` (429: `context.clientAddress` caused too many introspection calls).
    */
   verify(token: string, context?: VerifyContext): Promise<AuthInfo>;
+  /**
+   * The same checks as a plain Fetch gate, for servers without this project's handler (SDK v2's own
+   * `createMcpHandler`): the token's `AuthInfo`, or the `Response` to send (a challenge, or the metadata document
+   * at its routes). See core's `toFetchGate`.
+   */
+  readonly gate: FetchGate;
   close(): Promise<void>;
 }
 
@@ -195,6 +203,7 @@ export function oauth(options: OAuthOptions): OAuthMiddleware {
     metadata,
     resourceMetadataUrl,
     verify,
+    gate: (req) => fetchGate(req),
     async http(req, ctx, next) {
       // Probes, metadata and CORS preflights carry no credentials by design.
       if (!ctx.isProtected || req.method === 'OPTIONS') return next();
@@ -210,6 +219,7 @@ export function oauth(options: OAuthOptions): OAuthMiddleware {
       verifier.close();
     },
   };
+  const fetchGate: FetchGate = toFetchGate(middleware);
   // tools/list shows only what the token may call; tools/call is refused again over transports without HTTP.
   if (config.toolScopes) {
     const scopes = toolScopes(config.toolScopes);

@@ -84,3 +84,46 @@ function concat(chunks: Uint8Array<ArrayBuffer>[], size: number): Uint8Array<Arr
   }
   return all;
 }
+
+/**
+ * Calls `done` once a response has been sent: at once when it has no body, else when its body was read to the end,
+ * or with `aborted` true when it failed or was cancelled (the client went away). Send the returned response.
+ */
+export function onBodyEnd(response: Response, done: (aborted: boolean) => void): Response {
+  if (response.body === null) {
+    done(false);
+    return response;
+  }
+  let ended = false;
+  const end = (aborted: boolean) => {
+    if (ended) return;
+    ended = true;
+    done(aborted);
+  };
+  const reader = response.body.getReader();
+  const body = new ReadableStream<Uint8Array>({
+    async pull(controller) {
+      try {
+        const chunk = await reader.read();
+        if (chunk.done) {
+          controller.close();
+          end(false);
+        } else {
+          controller.enqueue(chunk.value);
+        }
+      } catch (error) {
+        controller.error(error);
+        end(true);
+      }
+    },
+    cancel(reason) {
+      end(true);
+      return reader.cancel(reason);
+    },
+  });
+  return new Response(body, {
+    status: response.status,
+    statusText: response.statusText,
+    headers: response.headers,
+  });
+}

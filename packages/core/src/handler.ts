@@ -2,7 +2,7 @@ import type { WebStandardStreamableHTTPServerTransport } from '@modelcontextprot
 import type { Transport } from '@modelcontextprotocol/sdk/shared/transport.js';
 import type { MessageExtraInfo, RequestId } from '@modelcontextprotocol/sdk/types.js';
 import type { AjvJsonSchemaValidator } from '@modelcontextprotocol/sdk/validation/ajv';
-import { DEFAULT_MAX_BODY_SIZE, readJsonBody } from './body.js';
+import { DEFAULT_MAX_BODY_SIZE, onBodyEnd, readJsonBody } from './body.js';
 import { resolveClientAddress, type TrustProxy, validateTrustProxy } from './client-address.js';
 import { composeHttp } from './compose.js';
 import { type Duration, toMs } from './duration.js';
@@ -146,7 +146,7 @@ const BODY = Symbol('body');
 type WithBody = HttpContext & { [BODY]?: Promise<unknown> };
 
 /** The caller's `x-request-id` when it is a sane token, else a new one. */
-function requestIdOf(req: Request): string {
+export function requestIdOf(req: Request): string {
   const incoming = req.headers.get('x-request-id');
   return incoming && REQUEST_ID.test(incoming) ? incoming : crypto.randomUUID();
 }
@@ -251,44 +251,6 @@ function withHeaders(response: Response, headers: ReadonlyArray<readonly [string
     for (const [name, value] of headers) copy.headers.set(name, value);
     return copy;
   }
-}
-
-/** Runtimes without a finish event: pass the body through once, calling `done` at its end or cancellation. */
-function whenSent(response: Response, done: (aborted: boolean) => void): Response {
-  if (response.body === null) {
-    done(false);
-    return response;
-  }
-  let called = false;
-  const finish = (aborted: boolean) => {
-    if (called) return;
-    called = true;
-    done(aborted);
-  };
-  const reader = response.body.getReader();
-  const body = new ReadableStream<Uint8Array>({
-    async pull(controller) {
-      try {
-        const chunk = await reader.read();
-        if (chunk.done) {
-          controller.close();
-          finish(false);
-        } else controller.enqueue(chunk.value);
-      } catch (error) {
-        controller.error(error);
-        finish(true);
-      }
-    },
-    cancel(reason) {
-      finish(true);
-      return reader.cancel(reason);
-    },
-  });
-  return new Response(body, {
-    status: response.status,
-    statusText: response.statusText,
-    headers: response.headers,
-  });
 }
 
 function defaultOnError(error: unknown, report: ErrorReport): void {
@@ -609,10 +571,24 @@ export function createMiddlewareHandler(options: McpHandlerOptions): McpHandler 
     // Handing over the parsed body also keeps SDK v2 from cloning the request for its era check, so its legacy path
     // sees this same Request too.
     const parsedBody = req.method === 'POST' ? await ctx.body() : undefined;
-    return fetchMcp(req, {
+    const options = {
       ...(ctx.authInfo ? { authInfo: ctx.authInfo } : {}),
       ...(parsedBody === undefined ? {} : { parsedBody }),
-    });
+    };
+    // The drain waits for each POST until its answer is sent, not just until its handler returned (SDK v2 writes the
+    // response after). GET streams do not count: an open one must not hold a drain.
+    if (req.method !== 'POST') return fetchMcp(req, options);
+    callStarted();
+    let response: Response;
+    try {
+      response = await fetchMcp(req, options);
+    } catch (error) {
+      callEnded();
+      throw error;
+    }
+    // Told by the adapter's own event where there is one (no copy of the body), else by watching the body once.
+    ctx.onResponseSent(() => callEnded());
+    return response;
   }
 
   /** Runs this handler's RPC layer in a server made elsewhere (SDK v2's factory, or stdio). */
@@ -622,7 +598,6 @@ export function createMiddlewareHandler(options: McpHandlerOptions): McpHandler 
       middleware,
       onError: report,
       httpContext: httpContextOf,
-      ...(upstream ? { onCallStart: callStarted, onCallEnd: callEnded } : {}),
     });
   }
 
@@ -749,7 +724,7 @@ export function createMiddlewareHandler(options: McpHandlerOptions): McpHandler 
         }
       };
       if (info?.onFinished) info.onFinished(done);
-      else response = whenSent(response, done);
+      else response = onBodyEnd(response, done);
     }
     return response;
   }

@@ -1,4 +1,4 @@
-export { DEFAULT_MAX_BODY_SIZE, readBounded } from './body.js';
+export { DEFAULT_MAX_BODY_SIZE, onBodyEnd, readBounded } from './body.js';
 export { callOf, createKey, type Key } from './call.js';
 export { resolveClientAddress, type TrustProxy } from './client-address.js';
 export { composeHttp, composeRpc, type HttpHandler, type RpcHandler } from './compose.js';
@@ -19,6 +19,7 @@ export {
   type JsonFetchOptions,
   type JsonFetchOutcome,
 } from './fetch-json.js';
+export { type FetchGate, type FetchGateOptions, toFetchGate } from './gate.js';
 export {
   type ConnectableServer,
   createMcpHandler,

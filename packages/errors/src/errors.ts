@@ -93,6 +93,8 @@ interface CallRecord {
 interface HandlerExtraLike {
   readonly signal?: AbortSignal;
   readonly _meta?: Record<string, unknown>;
+  /** SDK v2's `ctx` keeps the call's signal here. */
+  readonly mcpReq?: { readonly signal?: AbortSignal };
 }
 
 function serializeError(error: unknown, depth = 0): unknown {
@@ -270,7 +272,7 @@ export function errors(options: ErrorsOptions = {}): ErrorsMiddleware {
         if (record) record.outcome = { kind: 'returned' };
         return result;
       } catch (error) {
-        if (extra?.signal?.aborted) {
+        if ((extra?.signal ?? extra?.mcpReq?.signal)?.aborted) {
           // Cancelled (a timeout or the client): nobody will read this answer, and it is no bug.
           if (record) record.outcome = { kind: 'cancelled' };
           return toolErrorResult('Cancelled');

@@ -16,8 +16,9 @@ export const LOGGING_LEVELS: readonly LoggingLevel[] = [
 const SEVERITY: ReadonlyMap<string, number> = new Map(LOGGING_LEVELS.map((level, i) => [level, i]));
 
 /**
- * The `_meta` key newer protocol revisions (SEP-2577) use for a per-request log level, replacing the session-wide
- * `logging/setLevel`. SDK 1.32 does not know it, but passes `_meta` through to the tool's `extra`.
+ * The `_meta` key protocol 2026-07-28 uses for a per-request log level, replacing the session-wide
+ * `logging/setLevel`. SDK 1.32 passes it through in the tool's `extra._meta`; SDK v2 lifts it into
+ * `ctx.mcpReq.envelope`.
  */
 export const LOG_LEVEL_META_KEY = 'io.modelcontextprotocol/logLevel';
 
@@ -39,7 +40,10 @@ export function isLoggingLevel(value: unknown): value is LoggingLevel {
 
 export type ClientLogDecision =
   | { ok: true }
-  | { ok: false; reason: 'no_logging_capability' | 'below_request_level' | 'below_session_level' };
+  | {
+      ok: false;
+      reason: 'no_logging_capability' | 'below_request_level' | 'below_session_level' | 'not_requested';
+    };
 
 export interface ClientLogInputs {
   /** Whether the server declared the `logging` capability (without it the protocol forbids the notification). */
@@ -48,6 +52,11 @@ export interface ClientLogInputs {
   readonly requestLevel: LoggingLevel | undefined;
   /** Whether the level set with `logging/setLevel` for this session filters this message out (the SDK decides). */
   readonly sessionIgnores: boolean;
+  /**
+   * A 2026-07-28 request: `logging/setLevel` is gone, so a request without a level in `_meta` gets no log messages.
+   * @default false
+   */
+  readonly perRequestEra?: boolean;
 }
 
 /** Whether a message at `level` goes to the client as `notifications/message`. Pure. */
@@ -58,6 +67,7 @@ export function decideClientLog(level: LoggingLevel, inputs: ClientLogInputs): C
       ? { ok: true }
       : { ok: false, reason: 'below_request_level' };
   }
+  if (inputs.perRequestEra) return { ok: false, reason: 'not_requested' };
   return inputs.sessionIgnores ? { ok: false, reason: 'below_session_level' } : { ok: true };
 }
 

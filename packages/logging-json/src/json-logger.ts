@@ -4,6 +4,7 @@ import {
   type HttpContext,
   type Middleware,
   MiddlewareError,
+  onBodyEnd,
   type RpcCall,
   type RpcResult,
   TRACE_IDS,
@@ -20,14 +21,13 @@ import type {
 import pino, { type DestinationStream, type LevelWithSilent, type Logger } from 'pino';
 import {
   decideClientLog,
-  isLoggingLevel,
-  LOG_LEVEL_META_KEY,
   LOGGING_LEVELS,
   type LoggingServer,
   lowLevelServer,
   PINO_LEVEL,
   sessionFilter,
 } from './client-log.js';
+import { callSourceOf, type ToolExtraOrContext } from './client-log-v2.js';
 import { guardLogger } from './guard.js';
 import {
   type CallOutcome,
@@ -108,10 +108,12 @@ export interface JsonLogger extends Middleware {
    */
   readonly logger: Logger;
   /**
-   * A logger bound to the call a tool is handling. Pass the tool's `extra` and the server the tool is registered on
-   * (its `logging/setLevel` state decides what reaches the client).
+   * A logger bound to the call a tool is handling. Pass the tool's `extra` (SDK v1) or `ctx` (SDK v2) and the
+   * server the tool is registered on. What reaches the client: on 2025 requests the level from
+   * `logging/setLevel` (or one in the request's `_meta`); on 2026-07-28 requests only the request's own `_meta`
+   * log level, and nothing without one.
    */
-  forCall(extra: ToolExtra, server: LoggingServer): CallLogger;
+  forCall(extra: ToolExtraOrContext, server: LoggingServer): CallLogger;
   /** Flushes the logger and forgets tracked calls. */
   close(): Promise<void>;
 }
@@ -241,7 +243,7 @@ export function jsonLogger(options: JsonLoggerOptions = {}): JsonLogger {
   let closed = false;
   // Each call's entry, for forCall: the tool finds it through core's call context (`callOf(extra)`).
   const ENTRY = createKey<CallEntry>('logging-json/call');
-  const lookup = (extra: ToolExtra): CallEntry | undefined => callOf(extra)?.get(ENTRY);
+  const lookup = (extra: ToolExtraOrContext): CallEntry | undefined => callOf(extra)?.get(ENTRY);
 
   // Lines the middleware writes go straight to `base` (their fields are bounded and scrubbed here, field by field);
   // the logger handed to users redacts whatever it is given.
@@ -304,15 +306,17 @@ export function jsonLogger(options: JsonLoggerOptions = {}): JsonLogger {
     base[lvl](line, 'http');
   }
 
-  function forCall(extra: ToolExtra, server: LoggingServer): CallLogger {
-    if (typeof extra !== 'object' || extra === null || extra.requestId === undefined) {
-      throw new TypeError("jsonLogger.forCall: pass the handler's `extra` (its second argument)");
+  function forCall(extraOrCtx: ToolExtraOrContext, server: LoggingServer): CallLogger {
+    const source = callSourceOf(extraOrCtx);
+    if (source === undefined) {
+      throw new TypeError("jsonLogger.forCall: pass the handler's `extra` (SDK v1) or `ctx` (SDK v2)");
     }
     if (typeof server !== 'object' || server === null) {
       throw new TypeError('jsonLogger.forCall: pass the McpServer (or Server) the handler is registered on');
     }
+    const { extra } = source;
     // Without the RPC layer (or after a middleware answered early) only what `extra` carries is known.
-    const entry: CallEntry = lookup(extra) ?? {
+    const entry: CallEntry = lookup(extraOrCtx) ?? {
       requestId: undefined,
       traceId: parseTraceparent(extra._meta?.['traceparent'])?.traceId,
       method: undefined,
@@ -333,7 +337,6 @@ export function jsonLogger(options: JsonLoggerOptions = {}): JsonLogger {
       traceId: entry.traceId,
       ...spanFields(entry.state),
     });
-    const requestLevel = extra._meta?.[LOG_LEVEL_META_KEY];
     const low = lowLevelServer(server);
     // The key the SDK's logging/setLevel handler stores the session's level under.
     const sessionKey = extra.sessionId || header(extra.requestInfo, 'mcp-session-id') || undefined;
@@ -346,15 +349,16 @@ export function jsonLogger(options: JsonLoggerOptions = {}): JsonLogger {
         data: fields === undefined ? message : { message, ...fields },
       };
       try {
-        if (!filter) {
+        if (!filter && !source.perRequestEra) {
           // An SDK without the internals read above: its public method still applies the session's level.
           await low.sendLoggingMessage(params, sessionKey);
           return;
         }
         const decision = decideClientLog(level, {
-          declared: filter.declared,
-          requestLevel: isLoggingLevel(requestLevel) ? requestLevel : undefined,
-          sessionIgnores: filter.ignores(level),
+          declared: filter?.declared ?? true,
+          requestLevel: source.requestLevel,
+          sessionIgnores: filter?.ignores(level) ?? false,
+          perRequestEra: source.perRequestEra,
         });
         if (decision.ok) await extra.sendNotification({ method: 'notifications/message', params });
       } catch {

@@ -19,6 +19,7 @@ import { addressBucket } from './address.js';
 import { type CompiledPolicy, compilePolicy } from './algorithms.js';
 import { policyItem, rateLimitItem, retryAfterSeconds } from './headers.js';
 import { MemoryStore } from './memory-store.js';
+import { COUNTED_AT_HTTP, countedAtHttp, routeFromHeaders } from './request-headers.js';
 
 /** What a policy's `key` and `cost` functions see about a request or call. */
 export interface RateLimitSubject {
@@ -406,19 +407,28 @@ export function rateLimit(options: RateLimitOptions): RateLimit {
       };
     },
 
-    async http(_req, ctx, next) {
-      if (!ctx.isProtected || httpPolicies.length === 0) return next();
+    async http(req, ctx, next) {
+      if (!ctx.isProtected) return next();
+      // A 2026-07-28 request names its method and tool in headers: its RPC policies count here, with no body read.
+      const route = rpcPolicies.length > 0 ? routeFromHeaders(req.headers) : undefined;
+      if (httpPolicies.length === 0 && route === undefined) return next();
       const address = addressOf(ctx.clientAddress);
       const subject: RateLimitSubject = {
         client: ctx.authInfo?.clientId ? `id:${ctx.authInfo.clientId}` : (address ?? ANONYMOUS),
         authInfo: ctx.authInfo,
         clientAddress: ctx.clientAddress,
         address,
-        method: undefined,
-        toolName: undefined,
+        method: route?.method,
+        toolName: route?.toolName,
         http: ctx,
       };
-      const verdict = await check(httpPolicies, subject, await messageCountOf(ctx));
+      if (route) ctx.state.set(COUNTED_AT_HTTP, route);
+      // 2026-07-28 has no batches: one request is one message, and its body stays unread.
+      const verdict = await check(
+        route ? policies : httpPolicies,
+        subject,
+        route ? 1 : await messageCountOf(ctx),
+      );
       const headers = rateLimitHeaders(verdict);
       if (!verdict.ok) {
         const { message, data } = refusal(verdict);
@@ -432,7 +442,7 @@ export function rateLimit(options: RateLimitOptions): RateLimit {
     async rpc(call: RpcCall, next): Promise<RpcResult> {
       // Over HTTP the HTTP layer already counted the request; elsewhere (stdio) every policy counts per call.
       const list = call.http ? rpcPolicies : policies;
-      if (list.length === 0) return next();
+      if (list.length === 0 || countedAtHttp(call.http?.state, call.method, call.toolName)) return next();
       const clientAddress = call.http?.clientAddress;
       const address = addressOf(clientAddress);
       const subject: RateLimitSubject = {

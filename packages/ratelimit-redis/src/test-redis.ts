@@ -6,6 +6,7 @@ import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
 import { freePort, RedisServerProcess } from '@mcp-middleware/core/testing';
 import { Cluster, Redis, type RedisOptions } from 'ioredis';
+import { afterAll, beforeAll } from 'vitest';
 
 export { freePort, RedisServerProcess };
 
@@ -113,4 +114,28 @@ export async function connectCluster(nodes: readonly RedisServerProcess[]): Prom
     cluster.once('error', reject);
   });
   return cluster;
+}
+
+/**
+ * The shared Redis for one test file, under its own key prefix: connected before the file's tests, its keys deleted
+ * and the connection closed after them. Read `redis()` inside tests.
+ */
+export function useSharedRedis(label: string): { redis(): Redis; readonly prefix: string } {
+  const prefix = uniquePrefix(label);
+  let client: Redis | undefined;
+  beforeAll(async () => {
+    client = await connectRedis();
+  });
+  afterAll(async () => {
+    if (!client) return;
+    await deleteKeys(client, prefix);
+    await client.quit();
+  });
+  return {
+    prefix,
+    redis: () => {
+      if (!client) throw new Error('useSharedRedis: the shared Redis is read before beforeAll connected it');
+      return client;
+    },
+  };
 }

@@ -19,13 +19,20 @@ export type {
   ModelResponse,
 } from './model.js';
 export {
+  type InputRequiredResult,
+  SamplingInputRequired,
+  withSampling,
+} from './round-trip.js';
+export {
   type ClassifyOptions,
   canSample,
   classify,
   type SampleJsonOptions,
   type SampleRequest,
   type SamplingContext,
+  type SamplingContextV2,
   type SamplingExtra,
+  type SamplingExtraV1,
   type SamplingOptions,
   type SamplingServer,
   type SamplingTarget,

@@ -1,11 +1,10 @@
-import { type Duration, toMs } from '@mcp-middleware/core';
+import { callOf, type Duration, toMs } from '@mcp-middleware/core';
 import type { RequestHandlerExtra } from '@modelcontextprotocol/sdk/shared/protocol.js';
-import {
-  type ClientCapabilities,
-  CreateMessageResultSchema,
-  type ModelPreferences,
-  type ServerNotification,
-  type ServerRequest,
+import type {
+  ClientCapabilities,
+  ModelPreferences,
+  ServerNotification,
+  ServerRequest,
 } from '@modelcontextprotocol/sdk/types.js';
 import {
   checkLabels,
@@ -19,6 +18,14 @@ import {
 } from './decisions.js';
 import { SamplingError } from './errors.js';
 import { type FallbackModel, generateWith, isFallbackModel, type ModelMessage } from './model.js';
+import {
+  envelopeCapabilities,
+  isRoundTripContext,
+  isRoundTripEra,
+  RoundTrip,
+  type RoundTripContext,
+  textOfSamplingResult,
+} from './round-trip.js';
 import type { InferOutput, StandardSchemaV1 } from './standard-schema.js';
 
 /** Anything that knows the client's capabilities: the low-level `Server`, or an `McpServer` (via its `server`). */
@@ -26,11 +33,39 @@ export type SamplingServer =
   | { getClientCapabilities(): ClientCapabilities | undefined }
   | { readonly server: { getClientCapabilities(): ClientCapabilities | undefined } };
 
-/** The part of a tool's `extra` (the SDK's `RequestHandlerExtra`) that sampling needs. */
-export type SamplingExtra = Pick<
+/** The part of a tool's `extra` (SDK v1's `RequestHandlerExtra`) that sampling needs. */
+export type SamplingExtraV1 = Pick<
   RequestHandlerExtra<ServerRequest, ServerNotification>,
   'sendRequest' | 'signal'
 >;
+
+/** The part of a tool's `ctx` (SDK v2) that sampling needs. */
+export interface SamplingContextV2 extends RoundTripContext {
+  readonly mcpReq: RoundTripContext['mcpReq'] & {
+    readonly signal: AbortSignal;
+    send(
+      request: { method: 'sampling/createMessage'; params: Record<string, unknown> },
+      options?: { signal?: AbortSignal; timeout?: number },
+    ): Promise<unknown>;
+  };
+}
+
+/** The tool handler's last argument: `extra` on SDK v1, `ctx` on SDK v2. */
+export type SamplingExtra = SamplingExtraV1 | SamplingContextV2;
+
+/**
+ * SDK v1 validates a request's result with the schema it is given and accepts any object with `safeParse` (the
+ * zod 3 shape). This one checks the answer's shape itself, so the package needs no SDK schema at run time.
+ */
+const SAMPLING_RESULT = {
+  safeParse(data: unknown) {
+    // Only the shape: a model answer of another kind (an image) is refused after, as invalid output.
+    const content = (data as { content?: unknown } | null)?.content;
+    return typeof content === 'object' && content !== null
+      ? { success: true, data }
+      : { success: false, error: new Error('The client answered the sampling request with no model answer') };
+  },
+} as unknown as Parameters<SamplingExtraV1['sendRequest']>[1];
 
 export interface SamplingOptions {
   /**
@@ -177,9 +212,20 @@ export function samplingContext(
   ) {
     throw new TypeError('samplingContext: server must be an McpServer or a Server');
   }
-  if (typeof extra?.sendRequest !== 'function' || !(extra.signal instanceof AbortSignal)) {
-    throw new TypeError("samplingContext: extra must be the tool handler's `extra` argument");
+  const v2 = isRoundTripContext(extra) ? (extra as SamplingContextV2) : undefined;
+  const v1 = v2 ? undefined : (extra as SamplingExtraV1);
+  const callSignal = v2 ? v2.mcpReq.signal : v1?.signal;
+  if (
+    (v1 !== undefined && typeof v1?.sendRequest !== 'function') ||
+    (v2 !== undefined && typeof v2.mcpReq.send !== 'function') ||
+    !(callSignal instanceof AbortSignal)
+  ) {
+    throw new TypeError(
+      "samplingContext: pass the tool handler's last argument (`extra` on SDK v1, `ctx` on SDK v2)",
+    );
   }
+  // On 2026-07-28 requests the client's answers come back in later rounds of the same call (input_required).
+  const roundTrip = v2 && isRoundTripEra(v2, callOf(v2)?.protocolVersion) ? new RoundTrip(v2) : undefined;
   const fallback = options.fallback;
   if (fallback !== undefined && !isFallbackModel(fallback)) {
     throw new TypeError('samplingContext: fallback must be a function or an object with a generate() method');
@@ -199,7 +245,8 @@ export function samplingContext(
 
   const decide = () =>
     chooseSource({
-      clientCanSample: capabilitiesOf(server)?.sampling !== undefined,
+      clientCanSample:
+        ((roundTrip && envelopeCapabilities(v2!)) ?? capabilitiesOf(server))?.sampling !== undefined,
       hasFallback: fallback !== undefined,
       prefer,
     });
@@ -244,32 +291,15 @@ export function samplingContext(
   }
 
   async function askClient(request: NormalizedRequest, signal: AbortSignal, ms: number): Promise<string> {
-    const result = await extra.sendRequest(
-      {
-        method: 'sampling/createMessage',
-        params: {
-          messages: request.messages.map((m) => ({
-            role: m.role,
-            content: { type: 'text', text: m.content },
-          })),
-          maxTokens: request.maxTokens,
-          ...(request.system === undefined ? {} : { systemPrompt: request.system }),
-          ...(request.temperature === undefined ? {} : { temperature: request.temperature }),
-          ...(request.stopSequences === undefined ? {} : { stopSequences: [...request.stopSequences] }),
-          ...(request.modelPreferences === undefined ? {} : { modelPreferences: request.modelPreferences }),
-        },
-      },
-      CreateMessageResultSchema,
-      // Our own timer decides; the SDK's (60 s by default) must not fire first.
-      { signal, timeout: ms + 1000 },
-    );
-    if (result.content.type !== 'text') {
-      throw new SamplingError(
-        'invalid_output',
-        `The client's model answered with ${result.content.type} content instead of text`,
-      );
-    }
-    return result.content.text;
+    const message = { method: 'sampling/createMessage' as const, params: createMessageParams(request) };
+    // Our own timer decides; the SDK's (60 s by default) must not fire first.
+    const options = { signal, timeout: ms + 1000 };
+    const result = v2
+      ? await v2.mcpReq.send(message, options)
+      : await v1!.sendRequest(message as unknown as ServerRequest, SAMPLING_RESULT, options);
+    const checked = textOfSamplingResult(result);
+    if (!checked.ok) throw new SamplingError('invalid_output', checked.problem);
+    return checked.text;
   }
 
   async function askFallback(model: FallbackModel, request: NormalizedRequest, signal: AbortSignal) {
@@ -296,8 +326,15 @@ export function samplingContext(
         'This tool needs an LLM, but the client does not support sampling and the server has no fallback model',
       );
     }
-    const signals = [extra.signal, request.signal];
-    if (decision.source === 'client') {
+    const signals = [callSignal, request.signal];
+    if (decision.source === 'client' && roundTrip) {
+      const step = roundTrip.answer(createMessageParams(request));
+      if (step.kind === 'answer') return step.text;
+      if (step.kind === 'ask') throw step.error;
+      if (fallback === undefined) {
+        throw new SamplingError('declined', `The client declined the sampling request: ${step.why}`);
+      }
+    } else if (decision.source === 'client') {
       try {
         return await bounded(request.timeoutMs, signals, (signal) =>
           askClient(request, signal, request.timeoutMs),
@@ -440,6 +477,18 @@ export function samplingContext(
         (_answer, problem) => `The model did not produce valid JSON after ${attempts + 1} tries: ${problem}`,
       );
     },
+  };
+}
+
+/** The `sampling/createMessage` params for a request: the same on both SDK lines and in both eras. */
+function createMessageParams(request: NormalizedRequest): Record<string, unknown> {
+  return {
+    messages: request.messages.map((m) => ({ role: m.role, content: { type: 'text', text: m.content } })),
+    maxTokens: request.maxTokens,
+    ...(request.system === undefined ? {} : { systemPrompt: request.system }),
+    ...(request.temperature === undefined ? {} : { temperature: request.temperature }),
+    ...(request.stopSequences === undefined ? {} : { stopSequences: [...request.stopSequences] }),
+    ...(request.modelPreferences === undefined ? {} : { modelPreferences: request.modelPreferences }),
   };
 }
 
