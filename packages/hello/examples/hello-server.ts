@@ -6,17 +6,17 @@
  *     --method tools/call --tool-name greet
  */
 // #region usage
-import { createMcpHandler, serve } from '@mcp-middleware/core';
+import { createMiddlewareHandler, serve } from '@mcp-middleware/core';
 import { hello, helloOf } from '@mcp-middleware/hello';
 import { McpServer } from '@modelcontextprotocol/sdk/server/mcp.js';
 
 const greeter = hello({ greeting: 'Welcome' });
 
-const handler = createMcpHandler({
+const handler = createMiddlewareHandler({
   server: ({ jsonSchemaValidator }) => {
     const server = new McpServer({ name: 'greeter', version: '1.0.0' }, { jsonSchemaValidator });
     server.registerTool('greet', { description: 'Greets whoever calls' }, async (extra) => {
-      // What the middleware found reaches the tool in extra._meta; helloOf() reads and checks it.
+      // What the middleware found reaches the tool through the call context; helloOf() reads it.
       const found = helloOf(extra);
       const text = found ? `${found.greeting} (call ${found.previousCalls + 1})` : 'Hello';
       return { content: [{ type: 'text', text }] };
