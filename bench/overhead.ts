@@ -1,6 +1,6 @@
 /**
  * Overhead of core: tools/call throughput and latency of a bare SDK server vs the same server behind
- * createMcpHandler with no middleware and with 5 no-op middleware (HTTP + RPC layers each).
+ * createMiddlewareHandler with no middleware and with 5 no-op middleware (HTTP + RPC layers each).
  *
  * The tracing arm (`--modes stack,stack+otel-none,stack+sdk,stack+otel,stack+otel-noctx`, or `pnpm run tracing`) compares the full
  * stack (JSON logs, API key, rate limit, errors) without tracing, with the tracing middleware and no OpenTelemetry
@@ -18,7 +18,7 @@ import { Agent, request } from 'node:http';
 import { availableParallelism } from 'node:os';
 import { parseArgs } from 'node:util';
 import { serve as honoServe } from '@hono/node-server';
-import { createMcpHandler, type Middleware, serve } from '@mcp-middleware/core';
+import { createMiddlewareHandler, type Middleware, serve } from '@mcp-middleware/core';
 import { McpServer } from '@modelcontextprotocol/sdk/server/mcp.js';
 import { WebStandardStreamableHTTPServerTransport } from '@modelcontextprotocol/sdk/server/webStandardStreamableHttp.js';
 import { z } from 'zod';
@@ -43,7 +43,7 @@ interface Started {
 async function startServer(mode: Mode): Promise<Started> {
   if (mode.startsWith('stack')) {
     const { middleware, headers } = await fullStack(mode as StackMode);
-    const handler = createMcpHandler({
+    const handler = createMiddlewareHandler({
       server: ({ jsonSchemaValidator }) => makeServer({ jsonSchemaValidator }),
       middleware,
     });
@@ -76,7 +76,7 @@ async function startServer(mode: Mode): Promise<Started> {
     http: (_req, _ctx, next) => next(),
     rpc: (_call, next) => next(),
   });
-  const handler = createMcpHandler({
+  const handler = createMiddlewareHandler({
     server: ({ jsonSchemaValidator }) => makeServer({ jsonSchemaValidator }),
     middleware: mode === 'core' ? [] : [0, 1, 2, 3, 4].map(noop),
   });

@@ -7,7 +7,7 @@
 import { randomUUID } from 'node:crypto';
 import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { createMcpHandler, serve } from '@mcp-middleware/core';
+import { createMiddlewareHandler, serve } from '@mcp-middleware/core';
 import { ToolError } from '@mcp-middleware/errors';
 import { createMcpExpressApp } from '@modelcontextprotocol/sdk/server/express.js';
 import { StreamableHTTPServerTransport } from '@modelcontextprotocol/sdk/server/streamableHttp.js';
@@ -92,7 +92,7 @@ export async function serveStackV1(options: ServeOptions & StackOptions = {}): P
       wrapTool: (tool) => stack.errors.tool(tool),
     },
   );
-  const handler = createMcpHandler({
+  const handler = createMiddlewareHandler({
     server: ({ jsonSchemaValidator }) => newServer({ jsonSchemaValidator }),
     middleware: stack.middleware,
   });

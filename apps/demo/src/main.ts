@@ -19,7 +19,7 @@ import {
   parseApiKey,
 } from '@mcp-middleware/auth-apikey';
 import { oauth } from '@mcp-middleware/auth-oauth';
-import { createMcpHandler, type Middleware, serve, throttled, wrapServer } from '@mcp-middleware/core';
+import { createMiddlewareHandler, type Middleware, serve, throttled, wrapServer } from '@mcp-middleware/core';
 import { errors } from '@mcp-middleware/errors';
 import { type HealthCheck, health, oauthServerCheck } from '@mcp-middleware/health';
 import { jsonLogger } from '@mcp-middleware/logging-json';
@@ -222,7 +222,7 @@ async function main(): Promise<void> {
   }
 
   const probes = health({ checks, version: VERSION, drainTimeout: `${config.drainSeconds}s` });
-  const handler = createMcpHandler({
+  const handler = createMiddlewareHandler({
     server: ({ jsonSchemaValidator }) =>
       createDemoServer({
         errors: errs,

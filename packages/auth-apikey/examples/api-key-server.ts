@@ -9,7 +9,7 @@
  */
 import { readFile } from 'node:fs/promises';
 import { type ApiKeyRecord, apiKeyAuth, generateApiKey, MemoryKeyStore } from '@mcp-middleware/auth-apikey';
-import { createMcpHandler, serve } from '@mcp-middleware/core';
+import { createMiddlewareHandler, serve } from '@mcp-middleware/core';
 import { McpServer } from '@modelcontextprotocol/sdk/server/mcp.js';
 import { z } from 'zod';
 
@@ -38,7 +38,7 @@ const auth = apiKeyAuth({
   },
 });
 
-const handler = createMcpHandler({
+const handler = createMiddlewareHandler({
   server: ({ jsonSchemaValidator }) => {
     const server = new McpServer({ name: 'api-key-example', version: '1.0.0' }, { jsonSchemaValidator });
     server.registerTool(

@@ -110,7 +110,7 @@ export interface ApiKeyAuth extends Middleware {
   readonly cachedKeys: number;
   /**
    * The same check as a plain Fetch gate, for servers without this project's handler (SDK v2's own
-   * `createMcpHandler`): the key's `AuthInfo`, or the 401/503 `Response` to send. See core's `toFetchGate`.
+   * `createMiddlewareHandler`): the key's `AuthInfo`, or the 401/503 `Response` to send. See core's `toFetchGate`.
    */
   readonly gate: FetchGate;
 }

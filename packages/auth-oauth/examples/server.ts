@@ -5,7 +5,7 @@
  *   ISSUER=https://auth.example.com RESOURCE=http://127.0.0.1:3000/mcp node --import tsx examples/server.ts
  */
 import { oauth } from '@mcp-middleware/auth-oauth';
-import { createMcpHandler, serve } from '@mcp-middleware/core';
+import { createMiddlewareHandler, serve } from '@mcp-middleware/core';
 import { McpServer } from '@modelcontextprotocol/sdk/server/mcp.js';
 import { z } from 'zod';
 
@@ -14,7 +14,7 @@ const resource = process.env['RESOURCE'] ?? 'http://127.0.0.1:3000/mcp';
 
 const notes: string[] = [];
 
-const handler = createMcpHandler({
+const handler = createMiddlewareHandler({
   middleware: [
     oauth({
       resource,

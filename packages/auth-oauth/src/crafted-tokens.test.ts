@@ -1,6 +1,6 @@
 import { sign as cryptoSign, KeyObject } from 'node:crypto';
 import { connect } from 'node:net';
-import { createMcpHandler } from '@mcp-middleware/core';
+import { createMiddlewareHandler } from '@mcp-middleware/core';
 import { fixtureServer, initializeRequest, postJsonRpc } from '@mcp-middleware/core/testing';
 import {
   CompactSign,
@@ -790,7 +790,7 @@ describe('two Authorization headers', () => {
   });
 
   it('are refused through handler.fetch, where the Fetch API joins repeated headers with a comma', async () => {
-    const handler = createMcpHandler({
+    const handler = createMiddlewareHandler({
       server: fixtureServer(),
       middleware: [oauth({ resource: server.resource, authorizationServers: [keys.issuer] })],
     });

@@ -42,7 +42,7 @@ export interface OAuthMiddleware extends Middleware {
   verify(token: string, context?: VerifyContext): Promise<AuthInfo>;
   /**
    * The same checks as a plain Fetch gate, for servers without this project's handler (SDK v2's own
-   * `createMcpHandler`): the token's `AuthInfo`, or the `Response` to send (a challenge, or the metadata document
+   * `createMiddlewareHandler`): the token's `AuthInfo`, or the `Response` to send (a challenge, or the metadata document
    * at its routes). See core's `toFetchGate`.
    */
   readonly gate: FetchGate;

@@ -5,7 +5,12 @@
  */
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { createMcpHandler, type McpHandler, type McpHandlerOptions, serve } from '@mcp-middleware/core';
+import {
+  createMiddlewareHandler,
+  type McpHandler,
+  type McpHandlerOptions,
+  serve,
+} from '@mcp-middleware/core';
 import type { OAuthClientProvider } from '@modelcontextprotocol/sdk/client/auth.js';
 import { McpServer } from '@modelcontextprotocol/sdk/server/mcp.js';
 import type {
@@ -336,7 +341,7 @@ export async function startProtectedServer(
   const node = await serve(
     (base) => {
       middleware = make(new URL('/mcp', base).href);
-      handler = createMcpHandler({ server: notesServer(), ...options, middleware: [middleware] });
+      handler = createMiddlewareHandler({ server: notesServer(), ...options, middleware: [middleware] });
       return handler;
     },
     { port: 0 },

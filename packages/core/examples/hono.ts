@@ -2,10 +2,10 @@
  * Fetch runtimes: the handler is a plain `(Request) => Promise<Response>`, so it mounts in Hono, Bun, Deno,
  * Cloudflare Workers or a Next.js route handler. Stateless mode suits serverless: no session affinity.
  */
-import { createMcpHandler } from '@mcp-middleware/core';
+import { createMiddlewareHandler } from '@mcp-middleware/core';
 import { McpServer } from '@modelcontextprotocol/sdk/server/mcp.js';
 
-export const mcp = createMcpHandler({
+export const mcp = createMiddlewareHandler({
   server: ({ jsonSchemaValidator }) =>
     new McpServer({ name: 'edge', version: '1.0.0' }, { jsonSchemaValidator }),
   sessions: false,

@@ -2,7 +2,7 @@
  * A complete MCP server behind core: one tool, a tiny API-key-free "who is calling" middleware, served on
  * 127.0.0.1:3000 with stateful sessions. Run: node --import tsx examples/node-server.ts
  */
-import { createMcpHandler, type Middleware, serve } from '@mcp-middleware/core';
+import { createMiddlewareHandler, type Middleware, serve } from '@mcp-middleware/core';
 import { McpServer } from '@modelcontextprotocol/sdk/server/mcp.js';
 import { z } from 'zod';
 
@@ -17,7 +17,7 @@ const timing: Middleware = {
   },
 };
 
-const handler = createMcpHandler({
+const handler = createMiddlewareHandler({
   // Called once per session; pass the shared validator on so sessions are cheap to create.
   server: ({ jsonSchemaValidator }) => {
     const server = new McpServer({ name: 'example', version: '1.0.0' }, { jsonSchemaValidator });

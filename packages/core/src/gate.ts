@@ -25,7 +25,7 @@ function withHeaders(response: Response, headers: ReadonlyArray<[string, string]
 
 /**
  * Turns a middleware's HTTP layer into a Fetch gate, for servers that do not use this project's handler (SDK v2's
- * own `createMcpHandler`, say): every request counts as one to the MCP endpoint, except those to the middleware's
+ * own `createMiddlewareHandler`, say): every request counts as one to the MCP endpoint, except those to the middleware's
  * own routes (an OAuth metadata document), which the gate answers.
  *
  * ```ts

@@ -2,7 +2,7 @@ import type { AddressInfo } from 'node:net';
 import { McpError } from '@modelcontextprotocol/sdk/types.js';
 import express from 'express';
 import { afterEach, describe, expect, it } from 'vitest';
-import { createMcpHandler } from './handler.js';
+import { createMiddlewareHandler } from './handler.js';
 import { toNodeListener } from './node.js';
 import {
   connectClient,
@@ -32,7 +32,7 @@ function text(result: unknown): string {
   return (result as { content: Array<{ text: string }> }).content[0]!.text;
 }
 
-describe('createMcpHandler', () => {
+describe('createMiddlewareHandler', () => {
   describe('middleware order', () => {
     it('runs HTTP and RPC layers outermost first on the way in and innermost first on the way out', async () => {
       const log: string[] = [];
@@ -323,7 +323,7 @@ describe('createMcpHandler', () => {
     });
 
     it('adds headers middleware set to the final Response when called as a plain Fetch handler', async () => {
-      const handler = createMcpHandler({
+      const handler = createMiddlewareHandler({
         server: fixtureServer(),
         middleware: [
           {
@@ -437,7 +437,7 @@ describe('createMcpHandler', () => {
 
     it('refuses a route that collides with the MCP endpoint', () => {
       expect(() =>
-        createMcpHandler({
+        createMiddlewareHandler({
           server: fixtureServer(),
           routes: [{ path: '/mcp', handle: () => new Response() }],
         }),
@@ -467,7 +467,7 @@ describe('createMcpHandler', () => {
 
   describe('Express', () => {
     it('serves the same handler mounted in an Express app', async () => {
-      const handler = createMcpHandler({ server: fixtureServer() });
+      const handler = createMiddlewareHandler({ server: fixtureServer() });
       const app = express();
       app.all('/mcp', toNodeListener(handler));
       const server = app.listen(0, '127.0.0.1');
@@ -485,14 +485,16 @@ describe('createMcpHandler', () => {
 
   describe('configuration errors', () => {
     it('names the bad option', () => {
-      expect(() => createMcpHandler({} as never)).toThrow(/server/);
-      expect(() => createMcpHandler({ server: fixtureServer(), path: 'mcp' })).toThrow(/path/);
-      expect(() => createMcpHandler({ server: fixtureServer(), maxBodySize: -1 })).toThrow(/maxBodySize/);
-      expect(() => createMcpHandler({ server: fixtureServer(), trustProxy: true as never })).toThrow(
+      expect(() => createMiddlewareHandler({} as never)).toThrow(/server/);
+      expect(() => createMiddlewareHandler({ server: fixtureServer(), path: 'mcp' })).toThrow(/path/);
+      expect(() => createMiddlewareHandler({ server: fixtureServer(), maxBodySize: -1 })).toThrow(
+        /maxBodySize/,
+      );
+      expect(() => createMiddlewareHandler({ server: fixtureServer(), trustProxy: true as never })).toThrow(
         /trustProxy/,
       );
       expect(() =>
-        createMcpHandler({ server: fixtureServer(), sessions: { idleTimeout: 'soon' as never } }),
+        createMiddlewareHandler({ server: fixtureServer(), sessions: { idleTimeout: 'soon' as never } }),
       ).toThrow(/idleTimeout/);
     });
   });

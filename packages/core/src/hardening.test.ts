@@ -2,7 +2,7 @@ import { request as httpRequest } from 'node:http';
 import { connect, type Socket } from 'node:net';
 import type { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { afterEach, describe, expect, it, vi } from 'vitest';
-import { createMcpHandler, type McpHandlerOptions } from './handler.js';
+import { createMiddlewareHandler, type McpHandlerOptions } from './handler.js';
 import { messageCountOf } from './messages.js';
 import { type NodeServer, type ServeOptions, serve } from './node.js';
 import {
@@ -34,7 +34,7 @@ async function start(options: McpHandlerOptions): Promise<TestServer> {
 }
 
 async function serveWith(options: McpHandlerOptions, serveOptions: ServeOptions): Promise<NodeServer> {
-  const node = await serve(createMcpHandler(options), { port: 0, ...serveOptions });
+  const node = await serve(createMiddlewareHandler(options), { port: 0, ...serveOptions });
   closers.push(() => node.close());
   return node;
 }
@@ -390,7 +390,7 @@ describe('hardening', () => {
     });
 
     it('names a bad timeout or cap', async () => {
-      const handler = createMcpHandler({ server: fixtureServer() });
+      const handler = createMiddlewareHandler({ server: fixtureServer() });
       await expect(serve(handler, { port: 0, headersTimeout: '40s', requestTimeout: '30s' })).rejects.toThrow(
         /headersTimeout/,
       );

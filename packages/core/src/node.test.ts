@@ -1,7 +1,7 @@
 import { request } from 'node:http';
 import { createServer } from 'node:net';
 import { describe, expect, it } from 'vitest';
-import { createMcpHandler } from './handler.js';
+import { createMiddlewareHandler } from './handler.js';
 import { serve } from './node.js';
 import { fixtureServer } from './testing/fixture-server.js';
 
@@ -9,7 +9,7 @@ describe('serve() with a handler factory', () => {
   it('gives the factory the URL of the port it bound, so the handler can name itself', async () => {
     const node = await serve(
       (url) =>
-        createMcpHandler({
+        createMiddlewareHandler({
           server: fixtureServer(),
           routes: [{ path: '/self', handle: () => Response.json({ self: new URL('/mcp', url).href }) }],
         }),
@@ -25,7 +25,7 @@ describe('serve() with a handler factory', () => {
   });
 
   it('still accepts only loopback Host headers on a loopback bind', async () => {
-    const node = await serve(async () => createMcpHandler({ server: fixtureServer() }), { port: 0 });
+    const node = await serve(async () => createMiddlewareHandler({ server: fixtureServer() }), { port: 0 });
     try {
       // fetch() may not set Host; a raw request can, as a DNS-rebinding page's would arrive.
       const status = await new Promise<number | undefined>((resolve, reject) => {

@@ -9,7 +9,7 @@ import type { AuthInfo, HttpContext, Middleware, RpcCall, RpcErrorObject, RpcRes
  * (`Protocol._requestHandlers` on v1 `Server` and v2 `Server` alike, both a `Map<method, (request, extra|ctx)>`).
  * Every handler in it, and every handler registered later (McpServer adds `tools/call` on the first tool), is
  * wrapped once. That reaches traffic on any transport, including the per-request transports SDK v2 builds inside
- * its own `createMcpHandler`, which a transport decorator never sees.
+ * its own `createMiddlewareHandler`, which a transport decorator never sees.
  */
 
 type SdkHandler = (request: SdkRequest, extra: SdkExtra) => Promise<unknown>;

@@ -28,7 +28,7 @@ export interface MiddlewareTransportOptions {
    * @default errors are passed to the transport's `onerror`
    */
   onError?: (error: unknown, report: ErrorReport) => void;
-  /** @internal Finds the HTTP context of the request that carried a message. Set by `createMcpHandler`. */
+  /** @internal Finds the HTTP context of the request that carried a message. Set by `createMiddlewareHandler`. */
   httpContext?: (extra: MessageExtraInfo | undefined) => HttpContext | undefined;
   /** @internal Sees every incoming message's extra info first (the handler links it to its HTTP context). */
   link?: (extra: MessageExtraInfo | undefined) => void;

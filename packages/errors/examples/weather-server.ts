@@ -3,7 +3,7 @@
  * bad requests become JSON-RPC errors, anything else is masked behind an error id, and slow calls are cancelled.
  * Run: node --import tsx examples/weather-server.ts (serves http://127.0.0.1:3000/mcp)
  */
-import { createMcpHandler, serve } from '@mcp-middleware/core';
+import { createMiddlewareHandler, serve } from '@mcp-middleware/core';
 import { errors, fetchWithTimeout, invalidParams, ToolError } from '@mcp-middleware/errors';
 import { McpServer } from '@modelcontextprotocol/sdk/server/mcp.js';
 import { z } from 'zod';
@@ -15,7 +15,7 @@ const errs = errors({
   onError: (error, { errorId, toolName }) => console.error(`[${errorId}] ${toolName ?? '-'}:`, error),
 });
 
-const handler = createMcpHandler({
+const handler = createMiddlewareHandler({
   server: ({ jsonSchemaValidator }) => {
     const server = new McpServer({ name: 'weather', version: '1.0.0' }, { jsonSchemaValidator });
     server.registerTool(

@@ -7,7 +7,7 @@
  *
  * Set OAUTH_ISSUER to also check that your authorization server's metadata is reachable.
  */
-import { createMcpHandler, serve } from '@mcp-middleware/core';
+import { createMiddlewareHandler, serve } from '@mcp-middleware/core';
 import { type HealthCheck, health, oauthServerCheck, redisCheck } from '@mcp-middleware/health';
 import { McpServer } from '@modelcontextprotocol/sdk/server/mcp.js';
 import { Redis } from 'ioredis';
@@ -39,7 +39,7 @@ const probes = health({
   drainDelay: process.env['NODE_ENV'] === 'production' ? '5s' : 0,
 });
 
-const handler = createMcpHandler({
+const handler = createMiddlewareHandler({
   server: ({ jsonSchemaValidator }) => {
     const server = new McpServer({ name: 'health-example', version: '1.0.0' }, { jsonSchemaValidator });
     server.registerTool(

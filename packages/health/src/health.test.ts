@@ -1,4 +1,4 @@
-import { createMcpHandler, type Middleware } from '@mcp-middleware/core';
+import { createMiddlewareHandler, type Middleware } from '@mcp-middleware/core';
 import {
   connectClient,
   fixtureServer,
@@ -342,8 +342,10 @@ describe('health', () => {
 
     it('refuses to serve a second handler, whose drain it could not follow', async () => {
       const mw = health({ signals: false });
-      const first = createMcpHandler({ server: fixtureServer(), middleware: [mw] });
-      expect(() => createMcpHandler({ server: fixtureServer(), middleware: [mw] })).toThrow(/one handler/);
+      const first = createMiddlewareHandler({ server: fixtureServer(), middleware: [mw] });
+      expect(() => createMiddlewareHandler({ server: fixtureServer(), middleware: [mw] })).toThrow(
+        /one handler/,
+      );
       await first.close();
     });
 

@@ -2,11 +2,11 @@
  * A server with `health()` handling signals the default way, for `signals.test.ts` to start in a child process
  * (sending SIGTERM to the test runner itself would be unsafe). Prints `{"url": …}` once it listens.
  */
-import { createMcpHandler, serve } from '@mcp-middleware/core';
+import { createMiddlewareHandler, serve } from '@mcp-middleware/core';
 import { fixtureServer } from '@mcp-middleware/core/testing';
 import { health } from './health.js';
 
-const handler = createMcpHandler({
+const handler = createMiddlewareHandler({
   server: fixtureServer(),
   middleware: [health({ drainTimeout: '10s' })],
   // Lets the test see when its call is in flight.

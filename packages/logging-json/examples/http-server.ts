@@ -5,7 +5,7 @@
  *
  * Run: node --conditions=mcp-middleware-source --import tsx examples/http-server.ts
  */
-import { createMcpHandler, serve } from '@mcp-middleware/core';
+import { createMiddlewareHandler, serve } from '@mcp-middleware/core';
 import { jsonLogger } from '@mcp-middleware/logging-json';
 import { McpServer } from '@modelcontextprotocol/sdk/server/mcp.js';
 import { z } from 'zod';
@@ -16,7 +16,7 @@ const logging = jsonLogger({
   redact: ['customer.email'],
 });
 
-const handler = createMcpHandler({
+const handler = createMiddlewareHandler({
   // First, so its lines include what later middleware refuse.
   middleware: [logging],
   server: ({ jsonSchemaValidator }) => {

@@ -3,7 +3,7 @@
  * (HTTP 429 with RateLimit headers), and an expensive tool limited per client on the RPC layer, at a cost.
  * Run: REDIS_URL=redis://127.0.0.1:6379 node --conditions=mcp-middleware-source --import tsx examples/server.ts
  */
-import { createMcpHandler, serve, throttled } from '@mcp-middleware/core';
+import { createMiddlewareHandler, serve, throttled } from '@mcp-middleware/core';
 import { RedisStore, rateLimit } from '@mcp-middleware/ratelimit-redis';
 import { McpServer } from '@modelcontextprotocol/sdk/server/mcp.js';
 import { Redis } from 'ioredis';
@@ -32,7 +32,7 @@ const limits = rateLimit({
   ),
 });
 
-const handler = createMcpHandler({
+const handler = createMiddlewareHandler({
   server: ({ jsonSchemaValidator }) => {
     const server = new McpServer({ name: 'limited', version: '1.0.0' }, { jsonSchemaValidator });
     server.registerTool('render', { inputSchema: { scene: z.string() } }, async ({ scene }) => ({

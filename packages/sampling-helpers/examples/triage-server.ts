@@ -3,7 +3,7 @@
  * server-side model when it cannot. Run: `npx tsx examples/triage-server.ts` (set OPENAI_API_KEY for the
  * fallback; SAMPLING_PREFER=fallback to stop asking clients at all).
  */
-import { createMcpHandler, progressReporter, serve } from '@mcp-middleware/core';
+import { createMiddlewareHandler, progressReporter, serve } from '@mcp-middleware/core';
 import { type FallbackModel, type SamplingOptions, samplingContext } from '@mcp-middleware/sampling-helpers';
 import { McpServer } from '@modelcontextprotocol/sdk/server/mcp.js';
 import { z } from 'zod';
@@ -42,7 +42,7 @@ const Ticket = z.object({
   component: z.string().optional(),
 });
 
-const handler = createMcpHandler({
+const handler = createMiddlewareHandler({
   server: ({ jsonSchemaValidator }) => {
     const server = new McpServer({ name: 'triage', version: '1.0.0' }, { jsonSchemaValidator });
 

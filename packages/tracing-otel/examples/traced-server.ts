@@ -3,7 +3,7 @@
  * Collector), named and attributed per the MCP semantic conventions.
  * Run: OTEL_EXPORTER_OTLP_ENDPOINT=http://127.0.0.1:4318 node --import tsx examples/traced-server.ts
  */
-import { createMcpHandler, serve } from '@mcp-middleware/core';
+import { createMiddlewareHandler, serve } from '@mcp-middleware/core';
 import { tracing } from '@mcp-middleware/tracing-otel';
 import { McpServer } from '@modelcontextprotocol/sdk/server/mcp.js';
 import { context, propagation, trace } from '@opentelemetry/api';
@@ -26,7 +26,7 @@ propagation.setGlobalPropagator(
 );
 trace.setGlobalTracerProvider(provider);
 
-const handler = createMcpHandler({
+const handler = createMiddlewareHandler({
   server: ({ jsonSchemaValidator }) => {
     const server = new McpServer({ name: 'weather', version: '1.0.0' }, { jsonSchemaValidator });
     server.registerTool(

@@ -8,7 +8,7 @@ import { pathToFileURL } from 'node:url';
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
 import type { ClientCapabilities } from '@modelcontextprotocol/sdk/types.js';
-import { createMcpHandler, type McpHandler, type McpHandlerOptions } from '../handler.js';
+import { createMiddlewareHandler, type McpHandler, type McpHandlerOptions } from '../handler.js';
 import { type NodeServer, serve } from '../node.js';
 import type { Middleware } from '../types.js';
 
@@ -24,9 +24,9 @@ export interface TestServer {
   close(): Promise<void>;
 }
 
-/** Starts `createMcpHandler(options)` on 127.0.0.1 with a free port. */
+/** Starts `createMiddlewareHandler(options)` on 127.0.0.1 with a free port. */
 export async function startTestServer(options: McpHandlerOptions): Promise<TestServer> {
-  const handler = createMcpHandler(options);
+  const handler = createMiddlewareHandler(options);
   const node = await serve(handler, { port: 0, hostname: '127.0.0.1' });
   return {
     handler,
