@@ -9,6 +9,9 @@ function isJsonContentType(value: string | null): boolean {
   return type === 'application/json' || (type.startsWith('application/') && type.endsWith('+json'));
 }
 
+// Stateless when not streaming, so one decoder serves every request.
+const UTF8 = new TextDecoder();
+
 /**
  * Reads a JSON request body under `maxBytes`, refusing a declared `Content-Length` over the limit without reading.
  * Returns undefined when there is no JSON body to read (not a POST, or another content type).
@@ -33,7 +36,7 @@ export async function readJsonBody(req: Request, maxBytes: number): Promise<unkn
     );
   }
   try {
-    return JSON.parse(new TextDecoder().decode(bytes));
+    return JSON.parse(UTF8.decode(bytes));
   } catch {
     throw new MiddlewareError('parse_error', 'Parse error: Invalid JSON');
   }
