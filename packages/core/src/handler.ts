@@ -176,17 +176,21 @@ class ContextCarrier {
 interface SdkV1 {
   readonly Transport: typeof WebStandardStreamableHTTPServerTransport;
   readonly validator: AjvJsonSchemaValidator;
+  /** The protocol versions this SDK speaks, and the one it settles on for anything else. */
+  readonly versions: { readonly supported: readonly string[]; readonly latest: string };
 }
 
 async function loadSdkV1(): Promise<SdkV1> {
   try {
-    const [transport, ajv] = await Promise.all([
+    const [transport, ajv, types] = await Promise.all([
       import('@modelcontextprotocol/sdk/server/webStandardStreamableHttp.js'),
       import('@modelcontextprotocol/sdk/validation/ajv'),
+      import('@modelcontextprotocol/sdk/types.js'),
     ]);
     return {
       Transport: transport.WebStandardStreamableHTTPServerTransport,
       validator: new ajv.AjvJsonSchemaValidator(),
+      versions: { supported: types.SUPPORTED_PROTOCOL_VERSIONS, latest: types.LATEST_PROTOCOL_VERSION },
     };
   } catch (cause) {
     throw new Error(
@@ -485,7 +489,12 @@ export function createMiddlewareHandler(options: McpHandlerOptions): McpHandler 
     const admission = sessions.admit(owner);
     if (!admission.ok) return SESSION_REFUSALS[admission.reason]();
     if (admission.evict) void closeSession(admission.evict);
-    const session = await createSession(ctx, owner, negotiatedVersion(initialize.params?.protocolVersion));
+    const { versions } = await sdkV1();
+    const session = await createSession(
+      ctx,
+      owner,
+      negotiatedVersion(initialize.params?.protocolVersion, versions.supported, versions.latest),
+    );
     return serveInSession(session, req, ctx, parsedBody);
   }
 

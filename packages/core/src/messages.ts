@@ -1,8 +1,4 @@
-import {
-  LATEST_PROTOCOL_VERSION,
-  type RequestId,
-  SUPPORTED_PROTOCOL_VERSIONS,
-} from '@modelcontextprotocol/sdk/types.js';
+import type { RequestId } from '@modelcontextprotocol/sdk/types.js';
 import { jsonRpcErrorResponse } from './errors.js';
 import type { HttpContext } from './types.js';
 
@@ -23,10 +19,8 @@ export async function messageCountOf(ctx: HttpContext): Promise<number> {
 }
 
 /** The version a server on this SDK settles on for an `initialize` asking for `requested`. */
-export function negotiatedVersion(requested: unknown): string {
-  return typeof requested === 'string' && SUPPORTED_PROTOCOL_VERSIONS.includes(requested)
-    ? requested
-    : LATEST_PROTOCOL_VERSION;
+export function negotiatedVersion(requested: unknown, supported: readonly string[], latest: string): string {
+  return typeof requested === 'string' && supported.includes(requested) ? requested : latest;
 }
 
 function batchesAllowed(version: string): boolean {
