@@ -34,9 +34,6 @@ export interface WrapServerOptions {
   onError?: (error: unknown, report: ErrorReport) => void;
   /** @internal Finds the HTTP context of the request that carried a call (by the SDK's request-info object). */
   httpContext?: (key: object) => HttpContext | undefined;
-  /** @internal Told when a call starts and ends, for drain accounting. */
-  onCallStart?: () => void;
-  onCallEnd?: () => void;
 }
 
 const WRAPPED = Symbol('mcp-middleware.wrapped');
@@ -246,7 +243,7 @@ export function wrapServer<S extends object>(server: S, options: WrapServerOptio
   const protocol = protocolOf(server);
   if (protocol[WRAPPED]) throw new TypeError('wrapServer: this server is already wrapped');
   protocol[WRAPPED] = true;
-  const { middleware, httpContext, onCallStart, onCallEnd } = options;
+  const { middleware, httpContext } = options;
   const onError = options.onError ?? defaultOnError;
   const report = (error: unknown, call: RpcCall) => {
     try {
@@ -276,7 +273,6 @@ export function wrapServer<S extends object>(server: S, options: WrapServerOptio
             once: true,
           });
       }
-      onCallStart?.();
       let outcome: Promise<RpcResult>;
       try {
         outcome = chain(call);
@@ -285,7 +281,6 @@ export function wrapServer<S extends object>(server: S, options: WrapServerOptio
       }
       return outcome.then(
         (result) => {
-          onCallEnd?.();
           // A middleware answered without waiting for the handler (a timeout, say): stop the handler's work.
           if (call.serverBusy && !controller.signal.aborted) controller.abort('answered by middleware');
           if (result.error === undefined) return result.result;
@@ -293,7 +288,6 @@ export function wrapServer<S extends object>(server: S, options: WrapServerOptio
           throw new RpcAnswer(result.error);
         },
         (error: unknown) => {
-          onCallEnd?.();
           if (call.serverBusy && !controller.signal.aborted) controller.abort('middleware failed');
           if (MiddlewareError.is(error)) {
             throw new RpcAnswer({
