@@ -5,7 +5,7 @@
  * and again, with its verified-key cache off and on, against a MemoryKeyStore and against a key store in Redis
  * (one GET per lookup, REDIS_URL or 127.0.0.1:6379), arms interleaved over rounds, median and spread.
  *
- *   cd bench && node --conditions=mcp-middleware-source --import tsx auth.ts
+ *   cd bench && node --import tsx auth.ts
  */
 import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
 import { createServer } from 'node:http';

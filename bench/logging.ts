@@ -6,7 +6,7 @@
  *
  * The modes are interleaved over several rounds; the median round is reported.
  *
- *   node --conditions=mcp-middleware-source --import tsx logging.ts [--calls 200000] [--rounds 5]
+ *   node --import tsx logging.ts [--calls 200000] [--rounds 5]
  */
 import { parseArgs } from 'node:util';
 import type { HttpContext, RpcCall, RpcResult } from '@mcp-middleware/core';
@@ -36,6 +36,7 @@ const next = () => Promise.resolve(answer);
 
 /** One tools/call as the transport decorator hands it to RPC middleware. */
 function makeCall(): RpcCall {
+  const state = new Map<string | symbol, unknown>();
   return {
     id: 7,
     method: 'tools/call',
@@ -46,7 +47,10 @@ function makeCall(): RpcCall {
     requestInfo,
     http,
     signal: new AbortController().signal,
-    state: new Map(),
+    state,
+    get: (key) => state.get(key) as never,
+    set: (key, value) => void state.set(key, value),
+    protocolVersion: '2025-11-25',
     startedAt: performance.now(),
     cancel: () => {},
     notify: async () => {},

@@ -10,7 +10,7 @@
  * Each server runs in its own child process; this process is the load generator (keep-alive node:http, fixed
  * concurrency). Modes are interleaved over several rounds and the median round is reported.
  *
- *   node --conditions=mcp-middleware-source --import tsx overhead.ts [--seconds 4] [--rounds 3] [--concurrency 16]
+ *   (after `npm run build`) node --import tsx overhead.ts [--seconds 4] [--rounds 3] [--concurrency 16]
  */
 import { fork, spawnSync } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
@@ -19,12 +19,13 @@ import { availableParallelism } from 'node:os';
 import { parseArgs } from 'node:util';
 import { serve as honoServe } from '@hono/node-server';
 import { createMiddlewareHandler, type Middleware, serve } from '@mcp-middleware/core';
+import { initializeRequest } from '@mcp-middleware/core/testing';
 import { McpServer } from '@modelcontextprotocol/sdk/server/mcp.js';
 import { WebStandardStreamableHTTPServerTransport } from '@modelcontextprotocol/sdk/server/webStandardStreamableHttp.js';
 import { z } from 'zod';
-import { fullStack, type StackMode } from './stack.js';
+import { fullStack, type OnlyMode, type StackMode } from './stack.js';
 
-type Mode = 'bare' | 'core' | 'core+5' | StackMode;
+type Mode = 'bare' | 'core' | 'core-full' | 'core+5' | StackMode | OnlyMode;
 
 function makeServer(options: ConstructorParameters<typeof McpServer>[1] = {}) {
   const server = new McpServer({ name: 'bench', version: '1.0.0' }, options);
@@ -41,8 +42,8 @@ interface Started {
 }
 
 async function startServer(mode: Mode): Promise<Started> {
-  if (mode.startsWith('stack')) {
-    const { middleware, headers } = await fullStack(mode as StackMode);
+  if (mode.startsWith('stack') || mode.startsWith('only:')) {
+    const { middleware, headers } = await fullStack(mode as StackMode | OnlyMode);
     const handler = createMiddlewareHandler({
       server: ({ jsonSchemaValidator }) => makeServer({ jsonSchemaValidator }),
       middleware,
@@ -78,7 +79,8 @@ async function startServer(mode: Mode): Promise<Started> {
   });
   const handler = createMiddlewareHandler({
     server: ({ jsonSchemaValidator }) => makeServer({ jsonSchemaValidator }),
-    middleware: mode === 'core' ? [] : [0, 1, 2, 3, 4].map(noop),
+    // `core-full`: one middleware with no layers, so requests take the full path (no direct session fast path).
+    middleware: mode === 'core' ? [] : mode === 'core-full' ? [{ name: 'empty' }] : [0, 1, 2, 3, 4].map(noop),
   });
   const { url } = await serve(handler, { port: 0 });
   return { port: Number(url.port), headers: {} };
@@ -123,21 +125,9 @@ function post(port: number, body: string, headers: Record<string, string>) {
 }
 
 async function openSession(port: number, extra: Record<string, string>) {
-  const init = await post(
-    port,
-    JSON.stringify({
-      jsonrpc: '2.0',
-      id: 0,
-      method: 'initialize',
-      params: {
-        protocolVersion: '2025-11-25',
-        capabilities: {},
-        clientInfo: { name: 'bench', version: '1' },
-      },
-    }),
-    extra,
-  );
+  const init = await post(port, JSON.stringify(initializeRequest(0)), extra);
   const sid = init.headers['mcp-session-id'] as string;
+  if (!sid) throw new Error(`initialize failed ${init.status}: ${init.text}`);
   const headers = { ...extra, 'mcp-session-id': sid, 'mcp-protocol-version': '2025-11-25' };
   await post(port, JSON.stringify({ jsonrpc: '2.0', method: 'notifications/initialized' }), headers);
   return headers;
@@ -286,4 +276,7 @@ async function main() {
   agent.destroy();
 }
 
-await main();
+await main().catch((error) => {
+  console.error(error);
+  process.exit(1);
+});

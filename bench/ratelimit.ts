@@ -11,7 +11,7 @@
  * By default it starts a private redis-server on a free port, so that no other client's commands pollute the
  * counters; set REDIS_URL to use another Redis (its commandstats then include everyone else's commands).
  *
- *   cd bench && node --conditions=mcp-middleware-source --import tsx ratelimit.ts
+ *   cd bench && node --import tsx ratelimit.ts
  *   BENCH_SECONDS=2 BENCH_ROUNDS=5 to change the shape of the run.
  */
 import { RedisServerProcess } from '@mcp-middleware/core/testing';

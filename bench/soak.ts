@@ -6,7 +6,7 @@
  * Prints requests by outcome per traffic kind, good clients' latency (p50/p99), the demo's RSS at start and end,
  * what it wrote to stderr, and whether any good client was refused when it should not have been.
  *
- * Run: node --conditions=mcp-middleware-source --import tsx soak.ts
+ * Run: node --import tsx soak.ts
  */
 import { type ChildProcess, spawn } from 'node:child_process';
 import { readFileSync } from 'node:fs';

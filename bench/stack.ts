@@ -2,11 +2,14 @@
  * The full middleware stack a production server would run, for the tracing arm of overhead.ts: JSON logs to
  * /dev/null, an API key, a per-client rate limit in memory, errors with timeouts; with or without tracing.
  */
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { apiKeyAuth, generateApiKey, MemoryKeyStore } from '@mcp-middleware/auth-apikey';
+import { oauth } from '@mcp-middleware/auth-oauth';
 import type { Middleware } from '@mcp-middleware/core';
 import { errors } from '@mcp-middleware/errors';
 import { jsonLogger } from '@mcp-middleware/logging-json';
-import { MemoryStore, rateLimit } from '@mcp-middleware/ratelimit-redis';
+import { MemoryStore, RedisStore, rateLimit } from '@mcp-middleware/ratelimit-redis';
 import { tracing } from '@mcp-middleware/tracing-otel';
 import { context, metrics, propagation, trace } from '@opentelemetry/api';
 import { AsyncLocalStorageContextManager } from '@opentelemetry/context-async-hooks';
@@ -22,6 +25,8 @@ import {
   BatchSpanProcessor,
   type SpanExporter,
 } from '@opentelemetry/sdk-trace-base';
+import { Redis } from 'ioredis';
+import { exportJWK, generateKeyPair, SignJWT } from 'jose';
 import pino from 'pino';
 
 /**
@@ -30,7 +35,14 @@ import pino from 'pino';
  * request; `stack+otel`: the SDK and the tracing middleware; `stack+otel-noctx`: the same without a context manager
  * (the middleware passes its contexts explicitly; only spans started inside tools lose their parent).
  */
-export type StackMode = 'stack' | 'stack+otel-none' | 'stack+sdk' | 'stack+otel' | 'stack+otel-noctx';
+export type StackMode =
+  | 'stack'
+  | 'stack-oauth'
+  | 'stack-redis'
+  | 'stack+otel-none'
+  | 'stack+sdk'
+  | 'stack+otel'
+  | 'stack+otel-noctx';
 
 /** Exports nothing, successfully: the cost measured is the instrumentation and the SDK, not a network. */
 const noopSpanExporter: SpanExporter = {
@@ -64,22 +76,97 @@ export function registerSdk(contextManager: boolean): void {
   );
 }
 
+/**
+ * One package alone on core (`only:logger`, `only:apikey`, `only:oauth`, `only:limit`, `only:redis`,
+ * `only:errors`, `only:otel`), for issue 14's "each real package alone" line.
+ */
+export type OnlyMode = `only:${'logger' | 'apikey' | 'oauth' | 'limit' | 'redis' | 'errors' | 'otel'}`;
+
+/** A local issuer (discovery + JWKS on loopback) and one signed token: `oauth()` verifies it once, then caches. */
+async function localIssuer(): Promise<{ middleware: Middleware; token: string }> {
+  const resource = 'http://127.0.0.1/mcp';
+  const { privateKey, publicKey } = await generateKeyPair('ES256', { extractable: true });
+  const jwk = { ...(await exportJWK(publicKey)), kid: 'bench', alg: 'ES256' };
+  const http = createServer();
+  await new Promise<void>((resolve) => http.listen(0, '127.0.0.1', resolve));
+  http.unref();
+  const issuer = `http://127.0.0.1:${(http.address() as AddressInfo).port}`;
+  http.on('request', (req, res) => {
+    res.setHeader('content-type', 'application/json');
+    if (req.url === '/.well-known/oauth-authorization-server')
+      res.end(JSON.stringify({ issuer, jwks_uri: `${issuer}/jwks` }));
+    else if (req.url === '/jwks') res.end(JSON.stringify({ keys: [jwk] }));
+    else res.writeHead(404).end('{}');
+  });
+  const now = Math.floor(Date.now() / 1000);
+  const token = await new SignJWT({ client_id: 'bench', scope: 'read' })
+    .setProtectedHeader({ alg: 'ES256', kid: 'bench', typ: 'at+jwt' })
+    .setIssuer(issuer)
+    .setAudience(resource)
+    .setSubject('bench')
+    .setIssuedAt(now)
+    .setJti(crypto.randomUUID())
+    .setExpirationTime(now + 3600)
+    .sign(privateKey);
+  return { middleware: oauth({ resource, authorizationServers: [issuer] }), token };
+}
+
+/** A Redis-backed limit on REDIS_URL or 127.0.0.1:6379 (one round trip per request). */
+async function redisLimit(): Promise<Middleware> {
+  const redis = new Redis(process.env['REDIS_URL'] ?? 'redis://127.0.0.1:6379');
+  await redis.ping();
+  return rateLimit({
+    policies: [{ name: 'per-client', limit: 1_000_000, window: '1m' }],
+    store: new RedisStore({ client: redis, prefix: `bench:${process.pid}:` }),
+  });
+}
+
 export async function fullStack(
-  mode: StackMode,
+  mode: StackMode | OnlyMode,
 ): Promise<{ middleware: Middleware[]; headers: Record<string, string> }> {
-  if (mode === 'stack+otel' || mode === 'stack+sdk' || mode === 'stack+otel-noctx') {
+  if (mode === 'stack+otel' || mode === 'stack+sdk' || mode === 'stack+otel-noctx' || mode === 'only:otel') {
     registerSdk(mode !== 'stack+otel-noctx');
   }
   const { key, record } = generateApiKey({ owner: 'bench', scopes: ['read'] });
-  const middleware: Middleware[] = [
-    jsonLogger({ destination: pino.destination({ dest: '/dev/null', sync: true }) }),
-    apiKeyAuth({ store: new MemoryKeyStore([record]) }),
+  const logger = () => jsonLogger({ destination: pino.destination({ dest: '/dev/null', sync: true }) });
+  const apiKey = () => apiKeyAuth({ store: new MemoryKeyStore([record]) });
+  const memoryLimit = () =>
     rateLimit({
       policies: [{ name: 'per-client', limit: 1_000_000, window: '1m' }],
       store: new MemoryStore(),
-    }),
-    errors({ timeout: '30s' }),
+    });
+  const timeouts = () => errors({ timeout: '30s' });
+  const keyHeader = { authorization: `Bearer ${key}` };
+  if (mode.startsWith('only:')) {
+    const part = mode.slice(5);
+    if (part === 'oauth') {
+      const { middleware, token } = await localIssuer();
+      return { middleware: [middleware], headers: { authorization: `Bearer ${token}` } };
+    }
+    const one = {
+      logger,
+      apikey: apiKey,
+      limit: memoryLimit,
+      redis: redisLimit,
+      errors: timeouts,
+      otel: tracing,
+    }[part];
+    if (!one) throw new Error(`unknown mode ${mode}`);
+    return { middleware: [await one()], headers: part === 'apikey' ? keyHeader : {} };
+  }
+  if (mode === 'stack-oauth') {
+    const { middleware, token } = await localIssuer();
+    return {
+      middleware: [logger(), middleware, memoryLimit(), timeouts()],
+      headers: { authorization: `Bearer ${token}` },
+    };
+  }
+  const middleware: Middleware[] = [
+    logger(),
+    apiKey(),
+    mode === 'stack-redis' ? await redisLimit() : memoryLimit(),
+    timeouts(),
   ];
-  if (mode !== 'stack' && mode !== 'stack+sdk') middleware.unshift(tracing());
-  return { middleware, headers: { authorization: `Bearer ${key}` } };
+  if (mode !== 'stack' && mode !== 'stack+sdk' && mode !== 'stack-redis') middleware.unshift(tracing());
+  return { middleware, headers: keyHeader };
 }

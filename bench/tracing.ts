@@ -5,7 +5,7 @@
  * sampler, batch span processor, a no-op exporter, metrics collected every second); the same with
  * `httpSpans: false` (one span per call instead of two). Interleaved rounds; median and spread of the deltas.
  *
- *   node --conditions=mcp-middleware-source --import tsx tracing.ts [--calls 50000] [--rounds 5]
+ *   node --import tsx tracing.ts [--calls 50000] [--rounds 5]
  */
 import { fork } from 'node:child_process';
 import { parseArgs } from 'node:util';
@@ -45,12 +45,14 @@ function makeContext(): HttpContext {
     sessionId: 'b6a41f6b',
     body: async () => undefined,
     setResponseHeader: () => {},
+    onResponseSent: () => {},
     state: new Map(),
     startedAt: performance.now(),
   };
 }
 
 function makeCall(http: HttpContext): RpcCall {
+  const state = new Map<string | symbol, unknown>();
   return {
     id: 7,
     method: 'tools/call',
@@ -61,7 +63,10 @@ function makeCall(http: HttpContext): RpcCall {
     requestInfo,
     http,
     signal: AbortSignal.abort(),
-    state: new Map(),
+    state,
+    get: (key) => state.get(key) as never,
+    set: (key, value) => void state.set(key, value),
+    protocolVersion: '2025-11-25',
     startedAt: performance.now(),
     cancel: () => {},
     notify: async () => {},

@@ -269,7 +269,11 @@ export function apiKeyAuth(options: ApiKeyAuthOptions): ApiKeyAuth {
       const context: VerifyContext = {
         clientAddress: ctx.clientAddress,
         requestId: ctx.requestId,
-        signal: req.signal,
+        // Read only when the store is asked: on Node, a request's signal is built on first use, and costs more
+        // than a cached verification.
+        get signal() {
+          return req.signal;
+        },
       };
       const found = extractApiKey(req.headers, sources);
       if (!found.ok) {

@@ -9,6 +9,13 @@ function isJsonContentType(value: string | null): boolean {
   return type === 'application/json' || (type.startsWith('application/') && type.endsWith('+json'));
 }
 
+/**
+ * Reads a request body under a size limit: the bytes, or undefined when the body is larger. An adapter that holds
+ * the runtime's own stream (Node's `IncomingMessage`) gives one, so the body is read without a web `Request` or
+ * `ReadableStream` being built for it.
+ */
+export type BodyReader = (maxBytes: number) => Promise<Uint8Array | undefined>;
+
 // Stateless when not streaming, so one decoder serves every request.
 const UTF8 = new TextDecoder();
 
@@ -16,13 +23,15 @@ const UTF8 = new TextDecoder();
  * Reads a JSON request body under `maxBytes`, refusing a declared `Content-Length` over the limit without reading.
  * Returns undefined when there is no JSON body to read (not a POST, or another content type).
  */
-export async function readJsonBody(req: Request, maxBytes: number): Promise<unknown> {
-  if (req.method !== 'POST' || !isJsonContentType(req.headers.get('content-type')) || req.body === null) {
-    return undefined;
+export async function readJsonBody(req: Request, maxBytes: number, read?: BodyReader): Promise<unknown> {
+  if (req.method !== 'POST' || !isJsonContentType(req.headers.get('content-type'))) return undefined;
+  if (read === undefined) {
+    if (req.body === null) return undefined;
+    read = (limit) => readBounded(req, limit);
   }
   let bytes: Uint8Array | undefined;
   try {
-    bytes = await readBounded(req, maxBytes);
+    bytes = await read(maxBytes);
   } catch (error) {
     // The client went away mid-upload (or the runtime failed the stream): its problem, not a server error.
     throw new MiddlewareError('bad_request', 'Bad Request: the request body could not be read', {

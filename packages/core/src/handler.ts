@@ -2,7 +2,7 @@ import type { WebStandardStreamableHTTPServerTransport } from '@modelcontextprot
 import type { Transport } from '@modelcontextprotocol/sdk/shared/transport.js';
 import type { MessageExtraInfo, RequestId } from '@modelcontextprotocol/sdk/types.js';
 import type { AjvJsonSchemaValidator } from '@modelcontextprotocol/sdk/validation/ajv';
-import { DEFAULT_MAX_BODY_SIZE, onBodyEnd, readJsonBody } from './body.js';
+import { type BodyReader, DEFAULT_MAX_BODY_SIZE, onBodyEnd, readJsonBody } from './body.js';
 import { resolveClientAddress, type TrustProxy, validateTrustProxy } from './client-address.js';
 import { composeHttp } from './compose.js';
 import { type Duration, toMs } from './duration.js';
@@ -115,6 +115,11 @@ export interface FetchInfo {
   setHeader?: (name: string, value: string) => void;
   /** Calls back once the response was written or the connection closed first (`aborted`). Node's adapter gives it. */
   onFinished?: (listener: (aborted: boolean) => void) => void;
+  /**
+   * Reads the request body from the runtime's own stream, under a size limit (undefined: larger). Given by adapters
+   * that can (Node's): the body is then read without a web `Request` and `ReadableStream` being built for it.
+   */
+  readBody?: BodyReader;
 }
 
 export interface McpHandler {
@@ -634,13 +639,13 @@ export function createMiddlewareHandler(options: McpHandlerOptions): McpHandler 
     if (session?.principal !== principalOf(undefined) || !info?.setHeader) return undefined;
     if (!checkOrigin(originPolicy, req.headers.get('host'), req.headers.get('origin')).ok) return undefined;
     info.setHeader('x-request-id', requestIdOf(req));
-    return serveDirect(session, req);
+    return serveDirect(session, req, info.readBody);
   }
 
-  async function serveDirect(session: Session, req: Request): Promise<Response> {
+  async function serveDirect(session: Session, req: Request, readBody?: BodyReader): Promise<Response> {
     let parsedBody: unknown;
     try {
-      parsedBody = await readJsonBody(req, maxBodySize);
+      parsedBody = await readJsonBody(req, maxBodySize, readBody);
     } catch (error) {
       if (MiddlewareError.is(error)) return errorToResponse(error);
       throw error;
@@ -682,7 +687,7 @@ export function createMiddlewareHandler(options: McpHandlerOptions): McpHandler 
       isProtected: route === 'mcp' || (route === 'route' && routes.get(pathname)!.protected === true),
       sessionId: req.headers.get(SESSION_ID_HEADER) ?? undefined,
       body() {
-        ctx[BODY] ??= readJsonBody(req, maxBodySize);
+        ctx[BODY] ??= readJsonBody(req, maxBodySize, info?.readBody);
         return ctx[BODY];
       },
       setResponseHeader: setHeader ?? ((name, value) => void pending.push([name, value])),

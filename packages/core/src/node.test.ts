@@ -62,3 +62,71 @@ describe('serve() with a handler factory', () => {
     await new Promise<void>((resolve) => probe.close(() => resolve()));
   });
 });
+
+describe("serve() reading a request's body", () => {
+  it('reads it from the Node stream once, and a later req.json() still sees the same body', async () => {
+    const seen: unknown[] = [];
+    const node = await serve(
+      createMiddlewareHandler({
+        server: fixtureServer(),
+        middleware: [
+          {
+            name: 'reads-twice',
+            async http(req, ctx, next) {
+              seen.push(await ctx.body(), await req.clone().json());
+              return next();
+            },
+          },
+        ],
+      }),
+      { port: 0 },
+    );
+    try {
+      const message = {
+        jsonrpc: '2.0',
+        id: 1,
+        method: 'initialize',
+        params: { protocolVersion: '2025-11-25', capabilities: {}, clientInfo: { name: 't', version: '1' } },
+      };
+      const res = await fetch(new URL('/mcp', node.url), {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', accept: 'application/json, text/event-stream' },
+        body: JSON.stringify(message),
+      });
+      await res.body?.cancel();
+      expect(res.status).toBe(200);
+      expect(seen).toEqual([message, message]);
+    } finally {
+      await node.close();
+    }
+  });
+
+  it('refuses a body over the limit with 413 and closes the connection rather than reading the rest', async () => {
+    const node = await serve(createMiddlewareHandler({ server: fixtureServer(), maxBodySize: 1024 }), {
+      port: 0,
+    });
+    try {
+      const { status, connection } = await new Promise<{ status?: number; connection?: string }>(
+        (resolve, reject) => {
+          const req = request(
+            new URL('/mcp', node.url),
+            {
+              method: 'POST',
+              headers: { 'content-type': 'application/json', 'transfer-encoding': 'chunked' },
+            },
+            (res) => {
+              res.resume();
+              resolve({ status: res.statusCode, connection: res.headers.connection });
+            },
+          ).once('error', reject);
+          // No Content-Length: the limit is found while reading.
+          req.write(`{"pad":"${'x'.repeat(4096)}`);
+        },
+      );
+      expect(status).toBe(413);
+      expect(connection).toBe('close');
+    } finally {
+      await node.close();
+    }
+  });
+});

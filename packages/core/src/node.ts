@@ -1,6 +1,7 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
 import { getRequestListener } from '@hono/node-server';
+import { readBounded } from './body.js';
 import { type Duration, toMs } from './duration.js';
 import type { McpHandler } from './handler.js';
 import { isLoopbackHostname } from './origin.js';
@@ -16,18 +17,64 @@ export function toNodeListener(handler: McpHandler): NodeListener {
     const { incoming, outgoing } = (env ?? {}) as { incoming?: IncomingMessage; outgoing?: ServerResponse };
     const response = await handler.fetch(request, {
       clientAddress: incoming?.socket.remoteAddress,
+      ...(incoming ? { readBody: (maxBytes: number) => readIncoming(incoming, request, maxBytes) } : {}),
       // Node merges these with the response's own headers when it writes them.
       ...(outgoing
         ? {
             setHeader: (name: string, value: string) => void outgoing.setHeader(name, value),
             // 'close' comes once the response is written or the socket went away: no body copy needed to know.
-            onFinished: (listener: (aborted: boolean) => void) =>
-              void outgoing.once('close', () => listener(!outgoing.writableFinished)),
+            onFinished: (listener: (aborted: boolean) => void) => {
+              // Asked after the connection closed (the client went away mid-upload): 'close' has been and gone.
+              if (outgoing.closed) queueMicrotask(() => listener(!outgoing.writableFinished));
+              else outgoing.once('close', () => listener(!outgoing.writableFinished));
+            },
           }
         : {}),
     });
     if (incoming && outgoing) closeIfBodyUnread(incoming, outgoing);
     return response;
+  });
+}
+
+/**
+ * Reads a request body from Node's stream itself: no web `Request`, `AbortSignal` or `ReadableStream` is built for
+ * it, which is most of what a small MCP request costs the adapter. The bytes are left on the message as `rawBody`,
+ * where the adapter finds them should anything read `request.body` afterwards. If something already started
+ * reading the stream (it touched `request.body` or `request.signal`), the body is read through the `Request`.
+ */
+function readIncoming(
+  incoming: IncomingMessage,
+  request: Request,
+  maxBytes: number,
+): Promise<Uint8Array | undefined> {
+  if (incoming.readableFlowing !== null || incoming.readableDidRead) return readBounded(request, maxBytes);
+  if (Number(incoming.headers['content-length']) > maxBytes) return Promise.resolve(undefined);
+  return new Promise((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    let size = 0;
+    const done = (error?: Error, tooLarge = false) => {
+      incoming.off('data', onData).off('end', onEnd).off('error', done).off('close', onClose);
+      if (error) return reject(error);
+      if (tooLarge) {
+        // Stop taking the upload; the listener answers with `Connection: close` since the body was not all read.
+        incoming.pause();
+        return resolve(undefined);
+      }
+      const body = chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks, size);
+      (incoming as IncomingMessage & { rawBody?: Buffer }).rawBody = body;
+      resolve(body);
+    };
+    const onData = (chunk: Buffer) => {
+      size += chunk.byteLength;
+      if (size > maxBytes) done(undefined, true);
+      else chunks.push(chunk);
+    };
+    const onEnd = () => done();
+    const onClose = () => {
+      if (!incoming.complete)
+        done(new Error('the client closed the connection before sending the whole body'));
+    };
+    incoming.on('data', onData).once('end', onEnd).once('error', done).once('close', onClose);
   });
 }
 

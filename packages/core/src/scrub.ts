@@ -8,6 +8,9 @@ const CREDENTIAL_IN_TEXT = /\b(Bearer|Basic)\s+[A-Za-z0-9\-._~+/]+=*/gi;
 const ASSIGNED_SECRET_IN_TEXT =
   /\b((?:[\w-]*(?:passw(?:or)?d|secret|token|api[-_]?key|credential))["']?\s*[:=]\s*["']?)[^\s"',;&}]+/gi;
 
+/** Both patterns need whitespace, `:` or `=` after their keyword: text with none of them holds nothing to scrub. */
+const MAY_HOLD_SECRET = /[\s:=]/;
+
 /** 2048 characters: enough for any message worth reading, and a bound on what one value costs a log line. */
 export const MAX_LOGGED_TEXT = 2048;
 
@@ -17,6 +20,8 @@ export const MAX_LOGGED_TEXT = 2048;
  */
 export function scrubSecrets(text: string, max = MAX_LOGGED_TEXT): string {
   const capped = text.length > max ? `${text.slice(0, max)}…[truncated]` : text;
+  // Most logged values are ids and names: one cheap test instead of two scans.
+  if (!MAY_HOLD_SECRET.test(capped)) return capped;
   return capped
     .replace(CREDENTIAL_IN_TEXT, `$1 ${REDACTED}`)
     .replace(ASSIGNED_SECRET_IN_TEXT, `$1${REDACTED}`);

@@ -394,8 +394,10 @@ export function jsonLogger(options: JsonLoggerOptions = {}): JsonLogger {
       try {
         response = await next();
       } catch (error) {
-        // The handler turns this into a response after us: log the status it will send.
-        writeHttp(req, ctx, MiddlewareError.is(error) ? error.status : 500, undefined, req.signal.aborted);
+        // The handler turns this into a response after us: log the status it will send, once it was sent (or the
+        // client went away, as one that aborts an upload does).
+        const status = MiddlewareError.is(error) ? error.status : 500;
+        ctx.onResponseSent((aborted) => writeHttp(req, ctx, status, undefined, aborted));
         throw error;
       }
       // Logged once the body has been sent (or the client went away): SSE responses end long after their headers.

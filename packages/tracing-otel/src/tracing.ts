@@ -15,7 +15,6 @@ import {
 import {
   type Attributes,
   type Context,
-  type Counter,
   context,
   createNoopMeter,
   type Histogram,
@@ -45,6 +44,7 @@ import {
   spanNameOf,
   targetOf,
 } from './semconv.js';
+import { Tally } from './tally.js';
 
 /** What the middleware does: full traces and metrics, only carry the client's context, or nothing. */
 export type TracingMode = 'trace' | 'propagate' | 'off';
@@ -279,9 +279,9 @@ export function tracing(options: TracingOptions = {}): Tracing {
     readonly live: boolean;
     readonly operation: Histogram;
     readonly session: Histogram;
-    readonly rateLimit: Counter;
-    readonly authRefusals: Counter;
-    readonly storeFailures: Counter;
+    readonly rateLimit: Tally;
+    readonly authRefusals: Tally;
+    readonly storeFailures: Tally;
   }
   let instruments: Instruments | undefined;
   const liveInstruments = (): Instruments | undefined => {
@@ -303,15 +303,15 @@ export function tracing(options: TracingOptions = {}): Tracing {
           unit: 's',
           advice: { explicitBucketBoundaries: DURATION_BUCKETS },
         }),
-        rateLimit: meter.createCounter(METRIC.RATELIMIT_DECISIONS, {
+        rateLimit: new Tally(meter, METRIC.RATELIMIT_DECISIONS, {
           description: 'Rate-limit decisions, by outcome and policy.',
           unit: '{decision}',
         }),
-        authRefusals: meter.createCounter(METRIC.AUTH_REFUSALS, {
+        authRefusals: new Tally(meter, METRIC.AUTH_REFUSALS, {
           description: 'Requests refused by authentication or authorization, by reason.',
           unit: '{request}',
         }),
-        storeFailures: meter.createCounter(METRIC.STORE_FAILURES, {
+        storeFailures: new Tally(meter, METRIC.STORE_FAILURES, {
           description: 'Failures of a shared store (e.g. Redis for rate limits), by policy and outcome.',
           unit: '{failure}',
         }),
@@ -369,15 +369,18 @@ export function tracing(options: TracingOptions = {}): Tracing {
   }
 
   function countRateLimit(policy: string, outcome: 'allowed' | 'limited', layer: 'http' | 'rpc'): void {
-    liveInstruments()?.rateLimit.add(1, {
+    liveInstruments()?.rateLimit.add(`${policy}\u0000${outcome}\u0000${layer}`, () => ({
       [ATTR.RATELIMIT_POLICY]: policy,
       [ATTR.RATELIMIT_DECISION]: outcome,
       [ATTR.RATELIMIT_LAYER]: layer,
-    });
+    }));
   }
 
   function countAuthRefusal(reason: string, layer: 'http' | 'rpc'): void {
-    liveInstruments()?.authRefusals.add(1, { [ATTR.AUTH_REASON]: reason, [ATTR.AUTH_LAYER]: layer });
+    liveInstruments()?.authRefusals.add(`${reason}\u0000${layer}`, () => ({
+      [ATTR.AUTH_REASON]: reason,
+      [ATTR.AUTH_LAYER]: layer,
+    }));
   }
 
   /** Reads what auth, rate limits and health probes decided from the response, and records it. */
@@ -642,7 +645,10 @@ export function tracing(options: TracingOptions = {}): Tracing {
       const attributes: Attributes = {};
       if (typeof event.policy === 'string') attributes[ATTR.STORE_POLICY] = event.policy.slice(0, 64);
       if (typeof event.outcome === 'string') attributes[ATTR.STORE_OUTCOME] = event.outcome.slice(0, 16);
-      liveInstruments()?.storeFailures.add(1, attributes);
+      liveInstruments()?.storeFailures.add(
+        `${attributes[ATTR.STORE_POLICY] ?? ''}\u0000${attributes[ATTR.STORE_OUTCOME] ?? ''}`,
+        () => attributes,
+      );
       trace.getActiveSpan()?.addEvent('mcp_middleware.store.failure', attributes);
     },
     async close() {

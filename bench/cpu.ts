@@ -1,0 +1,188 @@
+/**
+ * Server CPU per call of each middleware, in-process: the handler's own work for a `tools/call` in a stateful
+ * session, with no sockets and no load generator beside it, so the numbers hold on a busy machine far better than
+ * throughput does. The adapter's hooks are given as Node's adapter gives them (body bytes, setHeader, onFinished).
+ * Each arm runs in a process of its own (tracing arms register OpenTelemetry globally); arms take turns in short
+ * batches over many rounds, one at a time, and each is reported as µs per call and against the first arm listed.
+ *
+ *   node --import tsx cpu.ts [--calls 2000] [--rounds 9] [--arms core,noop,...]
+ */
+import { fork } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+import { parseArgs } from 'node:util';
+import { createMiddlewareHandler, type FetchInfo, type Middleware } from '@mcp-middleware/core';
+import { initializeRequest } from '@mcp-middleware/core/testing';
+import { McpServer } from '@modelcontextprotocol/sdk/server/mcp.js';
+import { z } from 'zod';
+import { fullStack, type OnlyMode, type StackMode } from './stack.js';
+
+const { values } = parseArgs({
+  options: {
+    calls: { type: 'string', default: '2000' },
+    rounds: { type: 'string', default: '9' },
+    concurrency: { type: 'string', default: '8' },
+    child: { type: 'string' },
+    arms: {
+      type: 'string',
+      default:
+        'core,noop,noop5,noop-http,noop-rpc,only:logger,only:apikey,only:oauth,only:limit,only:errors,stack,stack-oauth',
+    },
+  },
+});
+
+const noop: Middleware = { name: 'noop', http: (_req, _ctx, next) => next(), rpc: (_call, next) => next() };
+const noopHttp: Middleware = { name: 'noop-http', http: (_req, _ctx, next) => next() };
+const noopRpc: Middleware = { name: 'noop-rpc', rpc: (_call, next) => next() };
+
+async function arm(name: string): Promise<{ middleware: Middleware[]; headers: Record<string, string> }> {
+  if (name === 'core') return { middleware: [], headers: {} };
+  if (name === 'noop') return { middleware: [noop], headers: {} };
+  // Five no-ops: (noop5 - noop) / 4 is what one more no-op middleware costs.
+  if (name === 'noop5') return { middleware: [noop, noop, noop, noop, noop], headers: {} };
+  if (name === 'noop-http') return { middleware: [noopHttp], headers: {} };
+  if (name === 'noop-rpc') return { middleware: [noopRpc], headers: {} };
+  return fullStack(name as StackMode | OnlyMode);
+}
+
+const encoder = new TextEncoder();
+
+/** One handler and session, and a function that makes one call the way Node's adapter would hand it over. */
+async function setUp(name: string) {
+  const { middleware, headers } = await arm(name);
+  const handler = createMiddlewareHandler({
+    server: ({ jsonSchemaValidator }) => {
+      const server = new McpServer({ name: 'bench', version: '1.0.0' }, { jsonSchemaValidator });
+      server.registerTool('echo', { inputSchema: { text: z.string() } }, async ({ text }) => ({
+        content: [{ type: 'text', text }],
+      }));
+      return server;
+    },
+    middleware,
+  });
+  const base = {
+    'content-type': 'application/json',
+    accept: 'application/json, text/event-stream',
+    host: '127.0.0.1',
+    ...headers,
+  };
+  const post = async (body: unknown, extra: Record<string, string>) => {
+    const bytes = encoder.encode(JSON.stringify(body));
+    const finished: Array<(aborted: boolean) => void> = [];
+    const responseHeaders = new Map<string, string>();
+    const info: FetchInfo = {
+      clientAddress: '127.0.0.1',
+      readBody: async (max) => (bytes.byteLength > max ? undefined : bytes),
+      setHeader: (n, v) => void responseHeaders.set(n, v),
+      onFinished: (listener) => void finished.push(listener),
+    };
+    const req = new Request('http://127.0.0.1/mcp', {
+      method: 'POST',
+      headers: { ...base, ...extra, 'content-length': String(bytes.byteLength) },
+    });
+    const res = await handler.fetch(req, info);
+    const text = await res.text();
+    for (const f of finished) f(false);
+    return {
+      status: res.status,
+      text,
+      sessionId: res.headers.get('mcp-session-id') ?? responseHeaders.get('mcp-session-id'),
+    };
+  };
+  const init = await post(initializeRequest(0), {});
+  if (!init.sessionId) throw new Error(`${name}: initialize failed ${init.status} ${init.text}`);
+  const session = { 'mcp-session-id': init.sessionId, 'mcp-protocol-version': '2025-11-25' };
+  await post({ jsonrpc: '2.0', method: 'notifications/initialized' }, session);
+  let id = 1;
+  const call = async () => {
+    const res = await post(
+      {
+        jsonrpc: '2.0',
+        id: id++,
+        method: 'tools/call',
+        params: { name: 'echo', arguments: { text: 'hello' } },
+      },
+      session,
+    );
+    if (res.status !== 200 || !res.text.includes('hello'))
+      throw new Error(`${name}: bad answer ${res.status} ${res.text}`);
+  };
+  return { call };
+}
+
+const calls = Number(values.calls);
+const rounds = Number(values.rounds);
+const concurrency = Number(values.concurrency);
+
+async function batch(call: () => Promise<void>, n: number): Promise<number> {
+  let left = n;
+  const t0 = process.cpuUsage();
+  await Promise.all(
+    Array.from({ length: concurrency }, async () => {
+      while (left-- > 0) await call();
+    }),
+  );
+  const t = process.cpuUsage(t0);
+  return (t.user + t.system) / n;
+}
+
+if (values.child) {
+  // One arm in this process (tracing arms register OpenTelemetry globally): run a batch whenever asked.
+  const { call } = await setUp(values.child);
+  process.on('message', async (n: number | 'exit') => {
+    // Exiting on its own (not killed) lets `--cpu-prof` write the child's profile.
+    if (n === 'exit') process.exit(0);
+    process.send?.(await batch(call, n));
+  });
+  process.send?.('ready');
+} else {
+  const names = values.arms.split(',');
+  const arms = names.map((name) => {
+    const child = fork(
+      fileURLToPath(import.meta.url),
+      ['--child', name, '--concurrency', String(concurrency)],
+      {
+        execArgv: process.execArgv,
+        stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
+      },
+    );
+    const ready = new Promise((resolve) => child.once('message', resolve));
+    const run = async (n: number) => {
+      await ready;
+      return new Promise<number>((resolve) => {
+        child.once('message', (us: number) => resolve(us));
+        child.send(n);
+      });
+    };
+    return { name, child, run, samples: [] as number[] };
+  });
+  // Warm up every arm (JIT), then interleave: every round runs each arm once, in a rotating order, one at a time.
+  for (const a of arms) await a.run(Math.min(calls, 1000));
+  for (let r = 0; r < rounds; r++) {
+    for (let i = 0; i < arms.length; i++) {
+      const a = arms[(i + r) % arms.length]!;
+      a.samples.push(await a.run(calls));
+    }
+  }
+  const median = (xs: number[]) => [...xs].sort((x, y) => x - y)[Math.floor(xs.length / 2)]!;
+  const base = arms[0]!;
+  // On a shared machine the fastest round is the steadiest estimate of the work itself; the median is shown too.
+  const baseMin = Math.min(...base.samples);
+  console.log(
+    `in-process tools/call, stateful session, ${calls} calls x ${rounds} rounds, concurrency ${concurrency}`,
+  );
+  console.log(
+    `arm              µs/call: min  median     max    min above ${base.name}   x ${base.name} (min)`,
+  );
+  for (const a of arms) {
+    const min = Math.min(...a.samples);
+    console.log(
+      `${a.name.padEnd(16)} ${min.toFixed(1).padStart(11)} ${median(a.samples).toFixed(1).padStart(7)} ${Math.max(
+        ...a.samples,
+      )
+        .toFixed(1)
+        .padStart(7)}` +
+        `${(min - baseMin).toFixed(1).padStart(20)}   ${(min / baseMin).toFixed(3).padStart(10)}`,
+    );
+  }
+  for (const a of arms) a.child.send('exit');
+}
