@@ -14,18 +14,28 @@
  */
 import { fork, spawnSync } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
-import { Agent, request } from 'node:http';
+import { Agent, createServer, request } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { availableParallelism } from 'node:os';
 import { parseArgs } from 'node:util';
 import { serve as honoServe } from '@hono/node-server';
 import { createMiddlewareHandler, type Middleware, serve } from '@mcp-middleware/core';
 import { initializeRequest } from '@mcp-middleware/core/testing';
+import { toNodeHandler } from '@modelcontextprotocol/node';
 import { McpServer } from '@modelcontextprotocol/sdk/server/mcp.js';
 import { WebStandardStreamableHTTPServerTransport } from '@modelcontextprotocol/sdk/server/webStandardStreamableHttp.js';
+import { createMcpHandler as createV2Handler, McpServer as V2McpServer } from '@modelcontextprotocol/server';
 import { z } from 'zod';
 import { fullStack, type OnlyMode, type StackMode } from './stack.js';
 
-type Mode = 'bare' | 'core' | 'core-full' | 'core+5' | StackMode | OnlyMode;
+type Era = 'legacy' | 'modern';
+/**
+ * SDK v2 arms, in either protocol era (`legacy`: a 2025-11-25 client on v2's stateless path; `modern`: 2026-07-28,
+ * per-request metadata): `v2-bare-<era>` is v2's own `createMcpHandler` behind its Node adapter, `v2-core-<era>` the
+ * same behind `createMiddlewareHandler({ fetch })`, `v2-stack-<era>` with the full stack.
+ */
+type V2Mode = `v2-${'bare' | 'core' | 'stack'}-${Era}`;
+type Mode = 'bare' | 'core' | 'core-full' | 'core+5' | StackMode | OnlyMode | V2Mode;
 
 function makeServer(options: ConstructorParameters<typeof McpServer>[1] = {}) {
   const server = new McpServer({ name: 'bench', version: '1.0.0' }, options);
@@ -38,10 +48,39 @@ function makeServer(options: ConstructorParameters<typeof McpServer>[1] = {}) {
 /** The port a child server listens on, and headers every request to it needs (an API key). */
 interface Started {
   port: number;
+  /** SDK v2 arms: which era's requests to send (no session). */
+  era?: Era;
   headers: Record<string, string>;
 }
 
+function makeV2Server(wrap: <S extends object>(server: S) => S = (s) => s) {
+  const server = new V2McpServer({ name: 'bench', version: '1.0.0' });
+  server.registerTool('echo', { inputSchema: z.object({ text: z.string() }) }, async ({ text }) => ({
+    content: [{ type: 'text', text }],
+  }));
+  return wrap(server);
+}
+
+async function startV2(mode: V2Mode): Promise<Started> {
+  const [, kind, era] = mode.split('-') as ['v2', 'bare' | 'core' | 'stack', Era];
+  if (kind === 'bare') {
+    // What v2's examples do: its handler (a server per request) behind its Node adapter.
+    const sdk = createV2Handler(() => makeV2Server());
+    const server = createServer(toNodeHandler(sdk));
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    return { port: (server.address() as AddressInfo).port, headers: {}, era };
+  }
+  const { middleware, headers } =
+    kind === 'stack' ? await fullStack('stack') : { middleware: [], headers: {} };
+  // The SDK's factory runs per request, so `handler` exists by the time it is called.
+  const sdk = createV2Handler(() => makeV2Server((s) => handler.wrapServer(s)));
+  const handler = createMiddlewareHandler({ fetch: sdk.fetch, middleware });
+  const { url } = await serve(handler, { port: 0 });
+  return { port: Number(url.port), headers, era };
+}
+
 async function startServer(mode: Mode): Promise<Started> {
+  if (mode.startsWith('v2-')) return startV2(mode as V2Mode);
   if (mode.startsWith('stack') || mode.startsWith('only:')) {
     const { middleware, headers } = await fullStack(mode as StackMode | OnlyMode);
     const handler = createMiddlewareHandler({
@@ -133,6 +172,19 @@ async function openSession(port: number, extra: Record<string, string>) {
   return headers;
 }
 
+/** What a 2026-07-28 client puts in every request's `_meta`: no `initialize`, no session. */
+const MODERN_META = {
+  'io.modelcontextprotocol/protocolVersion': '2026-07-28',
+  'io.modelcontextprotocol/clientInfo': { name: 'bench', version: '1' },
+  'io.modelcontextprotocol/clientCapabilities': {},
+};
+
+function v2Headers(era: Era, extra: Record<string, string>): Record<string, string> {
+  return era === 'modern'
+    ? { ...extra, 'mcp-protocol-version': '2026-07-28', 'mcp-method': 'tools/call', 'mcp-name': 'echo' }
+    : { ...extra, 'mcp-protocol-version': '2025-11-25' };
+}
+
 interface Result {
   rps: number;
   /** Server CPU time (user + system) per call, in microseconds: what the client's share of the cores cannot blur. */
@@ -142,12 +194,12 @@ interface Result {
 }
 
 async function load(
-  { port, headers: extra }: Started,
+  { port, headers: extra, era }: Started,
   seconds: number,
   concurrency: number,
   serverCpu: () => Promise<number>,
 ): Promise<Result> {
-  const headers = await openSession(port, extra);
+  const headers = era ? v2Headers(era, extra) : await openSession(port, extra);
   let id = 1;
   const latencies: number[] = [];
   const call = async () => {
@@ -155,7 +207,11 @@ async function load(
       jsonrpc: '2.0',
       id: id++,
       method: 'tools/call',
-      params: { name: 'echo', arguments: { text: 'hello' } },
+      params: {
+        name: 'echo',
+        arguments: { text: 'hello' },
+        ...(era === 'modern' ? { _meta: MODERN_META } : {}),
+      },
     });
     const t0 = performance.now();
     const res = await post(port, body, headers);
