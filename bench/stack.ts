@@ -33,7 +33,8 @@ import pino from 'pino';
  * `stack`: no tracing; `stack+otel-none`: the tracing middleware with no SDK registered; `stack+sdk`: the SDK
  * registered (context manager, providers) but no tracing middleware, which is what the SDK alone costs every
  * request; `stack+otel`: the SDK and the tracing middleware; `stack+otel-noctx`: the same without a context manager
- * (the middleware passes its contexts explicitly; only spans started inside tools lose their parent).
+ * (the middleware passes its contexts explicitly; only spans started inside tools lose their parent);
+ * `stack+otel-mcp`: the SDK and the tracing middleware with `httpSpans: false` (the MCP span only).
  */
 export type StackMode =
   | 'stack'
@@ -42,7 +43,8 @@ export type StackMode =
   | 'stack+otel-none'
   | 'stack+sdk'
   | 'stack+otel'
-  | 'stack+otel-noctx';
+  | 'stack+otel-noctx'
+  | 'stack+otel-mcp';
 
 /** Exports nothing, successfully: the cost measured is the instrumentation and the SDK, not a network. */
 const noopSpanExporter: SpanExporter = {
@@ -124,7 +126,13 @@ async function redisLimit(): Promise<Middleware> {
 export async function fullStack(
   mode: StackMode | OnlyMode,
 ): Promise<{ middleware: Middleware[]; headers: Record<string, string> }> {
-  if (mode === 'stack+otel' || mode === 'stack+sdk' || mode === 'stack+otel-noctx' || mode === 'only:otel') {
+  if (
+    mode === 'stack+otel' ||
+    mode === 'stack+sdk' ||
+    mode === 'stack+otel-noctx' ||
+    mode === 'stack+otel-mcp' ||
+    mode === 'only:otel'
+  ) {
     registerSdk(mode !== 'stack+otel-noctx');
   }
   const { key, record } = generateApiKey({ owner: 'bench', scopes: ['read'] });
@@ -167,6 +175,7 @@ export async function fullStack(
     mode === 'stack-redis' ? await redisLimit() : memoryLimit(),
     timeouts(),
   ];
-  if (mode !== 'stack' && mode !== 'stack+sdk' && mode !== 'stack-redis') middleware.unshift(tracing());
+  if (mode === 'stack+otel-mcp') middleware.unshift(tracing({ httpSpans: false }));
+  else if (mode !== 'stack' && mode !== 'stack+sdk' && mode !== 'stack-redis') middleware.unshift(tracing());
   return { middleware, headers: keyHeader };
 }
