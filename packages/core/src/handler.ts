@@ -11,6 +11,17 @@ import { negotiatedVersion, refuseBatch, refuseDuplicateIds, requestIdsOf } from
 import { checkOrigin, isProbeHost, loopbackHosts, type OriginPolicy } from './origin.js';
 import { describeError } from './scrub.js';
 import { wrapServer } from './server.js';
+import {
+  digest,
+  foreignAnswers,
+  recordFits,
+  replicaRequestIdPrefix,
+  restoreServerState,
+  restoreTransportState,
+  type SessionRecord,
+  type SessionStore,
+} from './session-store.js';
+import { throttled } from './throttle.js';
 import { defaultMaxPerPrincipal, type SessionRefusal, SessionTable, sessionOwner } from './sessions.js';
 import { type ErrorReport, MiddlewareTransport } from './transport.js';
 import type {
@@ -56,6 +67,14 @@ export interface SessionOptions {
   maxPerPrincipal?: number;
   /** A session nobody used for this long is closed. @default '30m' */
   idleTimeout?: Duration;
+  /**
+   * Where session records go so any replica behind a load balancer can serve any session (restores it from its
+   * record), counting `maxPerPrincipal` across replicas. SDK v1 path only (`server`). @default none: sessions live
+   * in this process only
+   */
+  store?: SessionStore;
+  /** With a store: how often a session in use renews its record (not a store write per request). @default '5s' */
+  touchInterval?: Duration;
 }
 
 /** A Fetch handler that serves MCP itself: SDK v2's `createMcpHandler(...).fetch` has this shape. */
@@ -210,6 +229,11 @@ function isInitialize(message: unknown): boolean {
   );
 }
 const REQUEST_ID = /^[\w.:@-]{1,128}$/;
+const LOG_LEVELS = new Set(['debug', 'info', 'notice', 'warning', 'error', 'critical', 'alert', 'emergency']);
+
+function isPlainObject(value: unknown): value is Record<string, unknown> {
+  return typeof value === 'object' && value !== null && !Array.isArray(value);
+}
 const SESSION_ID_HEADER = 'mcp-session-id';
 
 interface Session {
@@ -225,6 +249,8 @@ interface Session {
   readonly protocolVersion: string;
   /** Ids of requests being handed to the transport, which has not yet passed them to the decorator. */
   readonly handingOver: Set<RequestId>;
+  /** With a store: the record's owner digest, and when this replica last renewed the record. */
+  readonly stored?: { readonly owner: string; touchedAt: number };
   lastSeen: number;
   busy(): boolean;
 }
@@ -313,6 +339,13 @@ export function createMiddlewareHandler(options: McpHandlerOptions): McpHandler 
     );
   }
   const idleMs = toMs(sessionOptions.idleTimeout ?? '30m', 'sessions.idleTimeout');
+  const store = stateful && upstream === undefined ? sessionOptions.store : undefined;
+  const touchMs = toMs(sessionOptions.touchInterval ?? '5s', 'sessions.touchInterval');
+  // Answers to server-to-client requests find their replica only when the store can forward them.
+  const requestIdPrefix =
+    store?.replicaId !== undefined && store.forward && store.listen
+      ? replicaRequestIdPrefix(store.replicaId)
+      : undefined;
   const onError = options.onError ?? defaultOnError;
   let originPolicy: OriginPolicy = {
     allowedHosts: options.allowedHosts?.map((h) => h.toLowerCase()),
@@ -388,6 +421,7 @@ export function createMiddlewareHandler(options: McpHandlerOptions): McpHandler 
         callEnded();
         if (onIdle && t.inFlight === 0) onIdle();
       },
+      ...(requestIdPrefix === undefined ? {} : { requestIdPrefix }),
     });
 
   const sweeper = stateful
@@ -396,6 +430,7 @@ export function createMiddlewareHandler(options: McpHandlerOptions): McpHandler 
           const now = performance.now();
           for (const session of sessions.values()) {
             // Only unanswered calls count as work: an open GET stream alone must not keep a session forever.
+            // With a store this drops only the local copy: the record expires by itself when no replica renews it.
             if (session.decorated.inFlight === 0 && now - session.lastSeen > idleMs)
               void closeSession(session);
           }
@@ -405,10 +440,199 @@ export function createMiddlewareHandler(options: McpHandlerOptions): McpHandler 
     : undefined;
   sweeper?.unref?.();
 
-  async function closeSession(session: Session): Promise<void> {
+  /** Closes this replica's copy of a session; `forget` also deletes its record (DELETE and eviction end it). */
+  async function closeSession(session: Session, forget = false): Promise<void> {
     sessions.delete(session);
+    if (forget && session.stored) await forgetRecord(session.id, session.stored.owner);
     await session.server.close().catch((error) => report(error, { phase: 'transport' }));
   }
+
+  // ---- Session records (sessions.store): restore on any replica, forward answers to the replica that waits ----
+
+  const storeUnavailable = () =>
+    jsonRpcErrorResponse(503, -32000, 'Service Unavailable: the session store is unreachable', {
+      'retry-after': '5',
+    });
+  const sessionNotFound = () => jsonRpcErrorResponse(404, -32001, 'Session not found');
+  /** Store failures repeat per request while the store is down: one report per interval, with the count. */
+  const storeFailed = throttled('10s', (error: unknown, suppressed: number) =>
+    report(
+      new Error(
+        `session store failed${suppressed > 0 ? ` (and ${suppressed} more times)` : ''}: ${describeError(error)}`,
+      ),
+      { phase: 'http' },
+    ),
+  );
+  /** Restores in progress, one per session and principal, so concurrent requests make one server. */
+  const restoring = new Map<string, Promise<Session | Response | undefined>>();
+  const unlisten = store?.listen?.({
+    deleted: (id) => {
+      const session = sessions.get(id);
+      if (session) void closeSession(session);
+    },
+    forwarded: (id, messages) => {
+      const session = sessions.get(id);
+      if (!session) {
+        storeFailed(new Error('dropped answers forwarded for a session this replica no longer holds'));
+        return;
+      }
+      for (const message of messages) session.transport.onmessage?.(message);
+    },
+  });
+
+  async function forgetRecord(id: string, owner: string): Promise<void> {
+    try {
+      await store!.delete(id, owner);
+    } catch (error) {
+      storeFailed(error);
+    }
+  }
+
+  /** Renews the record now and then; a record gone (deleted or expired elsewhere) ends this copy. */
+  function touchRecord(session: Session, now: number): void {
+    const stored = session.stored!;
+    if (now - stored.touchedAt < touchMs) return;
+    stored.touchedAt = now;
+    store!.touch(session.id, stored.owner, idleMs).then(
+      (alive) => {
+        if (!alive) void closeSession(session);
+      },
+      (error: unknown) => storeFailed(error),
+    );
+  }
+
+  /** Saves a new session's record; a refusal when the store is down or the principal's share is used up. */
+  async function saveRecord(record: SessionRecord): Promise<Response | undefined> {
+    if (!recordFits(record)) {
+      return jsonRpcErrorResponse(400, -32600, 'Invalid Request: initialize params are too large');
+    }
+    try {
+      const saved = await store!.create(record, { ttlMs: idleMs, maxPerOwner: maxPerPrincipal });
+      if (!saved) {
+        sessions.countRefusal();
+        return SESSION_REFUSALS.principal();
+      }
+      return undefined;
+    } catch (error) {
+      storeFailed(error);
+      return storeUnavailable();
+    }
+  }
+
+  /** The record of a session this replica does not hold, if it exists and belongs to the caller. */
+  async function ownRecord(id: string, ctx: HttpContext): Promise<SessionRecord | Response | undefined> {
+    // The digest first, so an unknown session and a stranger's take the same steps.
+    const principal = await digest(principalOf(ctx.authInfo));
+    let record: SessionRecord | undefined;
+    try {
+      record = await store!.load(id);
+    } catch (error) {
+      storeFailed(error);
+      return storeUnavailable();
+    }
+    return record?.principal === principal ? record : undefined;
+  }
+
+  /** Makes this replica's copy of a session from its record: a transport marked initialized, a new server. */
+  async function restoreSession(record: SessionRecord, ctx: HttpContext): Promise<Session | Response> {
+    const owner = sessionOwner(principalOf(ctx.authInfo), ctx.clientAddress);
+    const admission = sessions.admit(owner);
+    if (!admission.ok) return SESSION_REFUSALS[admission.reason]();
+    if (admission.evict) await closeSession(admission.evict, true);
+    return createSession(ctx, owner, record.protocolVersion, record, true);
+  }
+
+  /** The record of a new session, from its `initialize` params. */
+  async function newRecord(
+    ctx: HttpContext,
+    owner: string,
+    protocolVersion: string,
+    params: unknown,
+  ): Promise<SessionRecord> {
+    const { capabilities, clientInfo } = (params ?? {}) as { capabilities?: unknown; clientInfo?: unknown };
+    const [principal, ownerDigest] = await Promise.all([digest(principalOf(ctx.authInfo)), digest(owner)]);
+    return {
+      id: crypto.randomUUID(),
+      principal,
+      owner: ownerDigest,
+      protocolVersion,
+      clientCapabilities: isPlainObject(capabilities) ? capabilities : {},
+      clientInfo: isPlainObject(clientInfo) ? clientInfo : undefined,
+      createdAt: Date.now(),
+    };
+  }
+
+  /** DELETE of a session held here: the transport closes it, then its record goes everywhere. */
+  async function deleteStoredSession(
+    session: Session,
+    req: Request,
+    ctx: HttpContext | undefined,
+    parsedBody: unknown,
+  ): Promise<Response> {
+    const response = ctx
+      ? await handleWithTransport(session.transport, req, ctx, parsedBody)
+      : await session.transport.handleRequest(req);
+    if (response.status === 200) await forgetRecord(session.id, session.stored!.owner);
+    return response;
+  }
+
+  /** Keeps the level a client sets with `logging/setLevel` in the record, for replicas that restore the session. */
+  function noteLogLevel(session: Session, parsedBody: unknown): void {
+    for (const m of Array.isArray(parsedBody) ? parsedBody : [parsedBody]) {
+      const message = m as { method?: unknown; params?: { level?: unknown } } | null;
+      const level = message?.method === 'logging/setLevel' ? message.params?.level : undefined;
+      if (typeof level === 'string' && LOG_LEVELS.has(level)) {
+        store!.setLogLevel(session.id, level, idleMs).catch((error: unknown) => storeFailed(error));
+      }
+    }
+  }
+
+  /** A request in a session, with a store: the session may be held here, elsewhere, or nowhere. */
+  async function serveWithStore(req: Request, ctx: HttpContext, id: string): Promise<Response> {
+    let session = sessions.get(id);
+    if (session && session.principal !== principalOf(ctx.authInfo)) return sessionNotFound();
+    let record: SessionRecord | undefined;
+    if (!session) {
+      const found = await ownRecord(id, ctx);
+      if (found instanceof Response) return found;
+      if (!found) return sessionNotFound();
+      record = found;
+      if (req.method === 'DELETE') {
+        await forgetRecord(id, found.owner);
+        return new Response(null, { status: 200 });
+      }
+    }
+    let parsedBody = req.method === 'POST' ? await ctx.body() : undefined;
+    if (requestIdPrefix !== undefined && parsedBody !== undefined) {
+      const foreign = foreignAnswers(parsedBody, requestIdPrefix);
+      if (foreign) {
+        try {
+          await Promise.all(
+            [...foreign.byReplica].map(([replica, messages]) => store!.forward!(replica, id, messages)),
+          );
+        } catch (error) {
+          storeFailed(error);
+          return storeUnavailable();
+        }
+        if (foreign.rest.length === 0) return new Response(null, { status: 202 });
+        parsedBody = Array.isArray(parsedBody) ? foreign.rest : foreign.rest[0];
+      }
+    }
+    if (!session) {
+      const key = `${id}\u0000${record!.principal}`;
+      let pending = restoring.get(key);
+      if (!pending) {
+        pending = restoreSession(record!, ctx).finally(() => restoring.delete(key));
+        restoring.set(key, pending);
+      }
+      const restored = await pending;
+      if (restored instanceof Response) return restored.clone();
+      if (!restored) return sessionNotFound();
+      session = restored;
+    }
+    return serveInSession(session, req, ctx, parsedBody);
+  }
+
 
   /** Passes the request itself to the SDK transport, with the parsed body (if read) and the identity. */
   function handleWithTransport(
@@ -465,6 +689,7 @@ export function createMiddlewareHandler(options: McpHandlerOptions): McpHandler 
 
   async function serveStateful(req: Request, ctx: HttpContext): Promise<Response> {
     if (ctx.sessionId !== undefined) {
+      if (store) return serveWithStore(req, ctx, ctx.sessionId);
       const session = sessions.get(ctx.sessionId);
       // Answered before the body is read: a stranger's upload costs nothing.
       if (!session || session.principal !== principalOf(ctx.authInfo)) {
@@ -488,13 +713,24 @@ export function createMiddlewareHandler(options: McpHandlerOptions): McpHandler 
     const owner = sessionOwner(principalOf(ctx.authInfo), ctx.clientAddress);
     const admission = sessions.admit(owner);
     if (!admission.ok) return SESSION_REFUSALS[admission.reason]();
-    if (admission.evict) void closeSession(admission.evict);
+    if (admission.evict) {
+      // With a store the evicted record must be gone before the new one is counted across replicas.
+      const evicted = closeSession(admission.evict, true);
+      if (store) await evicted;
+    }
     const { versions } = await sdkV1();
-    const session = await createSession(
-      ctx,
-      owner,
-      negotiatedVersion(initialize.params?.protocolVersion, versions.supported, versions.latest),
+    const protocolVersion = negotiatedVersion(
+      initialize.params?.protocolVersion,
+      versions.supported,
+      versions.latest,
     );
+    let record: SessionRecord | undefined;
+    if (store) {
+      record = await newRecord(ctx, owner, protocolVersion, initialize.params);
+      const refused = await saveRecord(record);
+      if (refused) return refused;
+    }
+    const session = await createSession(ctx, owner, protocolVersion, record);
     return serveInSession(session, req, ctx, parsedBody);
   }
 
@@ -518,6 +754,11 @@ export function createMiddlewareHandler(options: McpHandlerOptions): McpHandler 
     if (duplicate) return duplicate;
     for (const id of ids) session.handingOver.add(id);
     session.lastSeen = performance.now();
+    if (session.stored) {
+      touchRecord(session, session.lastSeen);
+      if (req.method === 'DELETE') return deleteStoredSession(session, req, ctx, parsedBody);
+      noteLogLevel(session, parsedBody);
+    }
     try {
       if (ctx) return await handleWithTransport(session.transport, req, ctx, parsedBody);
       return await session.transport.handleRequest(
@@ -530,8 +771,18 @@ export function createMiddlewareHandler(options: McpHandlerOptions): McpHandler 
     }
   }
 
-  async function createSession(ctx: HttpContext, owner: string, protocolVersion: string): Promise<Session> {
-    const id = crypto.randomUUID();
+  /**
+   * Makes a session: a new one, or (given the `record` of one another replica created, or that was saved) this
+   * replica's copy of it.
+   */
+  async function createSession(
+    ctx: HttpContext,
+    owner: string,
+    protocolVersion: string,
+    record?: SessionRecord,
+    restore = false,
+  ): Promise<Session> {
+    const id = record?.id ?? crypto.randomUUID();
     const { Transport } = await sdkV1();
     const transport = new Transport({
       sessionIdGenerator: () => id,
@@ -539,6 +790,10 @@ export function createMiddlewareHandler(options: McpHandlerOptions): McpHandler 
       maxRequestBodySize: maxBodySize,
     });
     const server = await makeServer(id, ctx);
+    if (restore && record) {
+      restoreTransportState(transport, id);
+      restoreServerState(server, record);
+    }
     const decorated = decorate(transport);
     const handingOver = new Set<RequestId>();
     const session: Session = {
@@ -550,6 +805,7 @@ export function createMiddlewareHandler(options: McpHandlerOptions): McpHandler 
       owner,
       protocolVersion,
       handingOver,
+      ...(record ? { stored: { owner: record.owner, touchedAt: performance.now() } } : {}),
       lastSeen: performance.now(),
       busy: () => decorated.inFlight > 0 || handingOver.size > 0,
     };
@@ -753,7 +1009,8 @@ export function createMiddlewareHandler(options: McpHandlerOptions): McpHandler 
         });
       }
       if (sweeper) clearInterval(sweeper);
-      await Promise.all([...sessions.values()].map(closeSession));
+      unlisten?.();
+      await Promise.all([...sessions.values()].map((session) => closeSession(session)));
       for (const m of [...middleware].reverse()) {
         try {
           await m.close?.();
