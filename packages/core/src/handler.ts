@@ -231,6 +231,16 @@ function isInitialize(message: unknown): boolean {
 const REQUEST_ID = /^[\w.:@-]{1,128}$/;
 const LOG_LEVELS = new Set(['debug', 'info', 'notice', 'warning', 'error', 'critical', 'alert', 'emergency']);
 
+/** The level a `logging/setLevel` request in the body asks for, if any. */
+function logLevelIn(parsedBody: unknown): string | undefined {
+  for (const m of Array.isArray(parsedBody) ? parsedBody : [parsedBody]) {
+    const message = m as { method?: unknown; params?: { level?: unknown } } | null;
+    const level = message?.method === 'logging/setLevel' ? message.params?.level : undefined;
+    if (typeof level === 'string' && LOG_LEVELS.has(level)) return level;
+  }
+  return undefined;
+}
+
 function isPlainObject(value: unknown): value is Record<string, unknown> {
   return typeof value === 'object' && value !== null && !Array.isArray(value);
 }
@@ -510,7 +520,9 @@ export function createMiddlewareHandler(options: McpHandlerOptions): McpHandler 
       const saved = await store!.create(record, { ttlMs: idleMs, maxPerOwner: maxPerPrincipal });
       if (!saved) {
         sessions.countRefusal();
-        return SESSION_REFUSALS.principal();
+        return jsonRpcErrorResponse(429, -32000, 'Too Many Requests: this client holds too many sessions', {
+          'retry-after': '30',
+        });
       }
       return undefined;
     } catch (error) {
@@ -574,17 +586,6 @@ export function createMiddlewareHandler(options: McpHandlerOptions): McpHandler 
       : await session.transport.handleRequest(req);
     if (response.status === 200) await forgetRecord(session.id, session.stored!.owner);
     return response;
-  }
-
-  /** Keeps the level a client sets with `logging/setLevel` in the record, for replicas that restore the session. */
-  function noteLogLevel(session: Session, parsedBody: unknown): void {
-    for (const m of Array.isArray(parsedBody) ? parsedBody : [parsedBody]) {
-      const message = m as { method?: unknown; params?: { level?: unknown } } | null;
-      const level = message?.method === 'logging/setLevel' ? message.params?.level : undefined;
-      if (typeof level === 'string' && LOG_LEVELS.has(level)) {
-        store!.setLogLevel(session.id, level, idleMs).catch((error: unknown) => storeFailed(error));
-      }
-    }
   }
 
   /** A request in a session, with a store: the session may be held here, elsewhere, or nowhere. */
@@ -757,9 +758,11 @@ export function createMiddlewareHandler(options: McpHandlerOptions): McpHandler 
     if (session.stored) {
       touchRecord(session, session.lastSeen);
       if (req.method === 'DELETE') return deleteStoredSession(session, req, ctx, parsedBody);
-      noteLogLevel(session, parsedBody);
     }
     try {
+      const level = session.stored ? logLevelIn(parsedBody) : undefined;
+      // Saved before the answer, so the client's next request finds it on any replica.
+      if (level) await store!.setLogLevel(session.id, level, idleMs).catch((error: unknown) => storeFailed(error));
       if (ctx) return await handleWithTransport(session.transport, req, ctx, parsedBody);
       return await session.transport.handleRequest(
         req,

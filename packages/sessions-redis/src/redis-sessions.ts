@@ -1,5 +1,6 @@
 import type { Middleware } from '@mcp-middleware/core';
 import type { Redis } from 'ioredis';
+import { RedisSessionStore, type RedisSessionStoreOptions } from './session-store.js';
 
 export interface RedisSessionsOptions {
   /**
@@ -10,11 +11,15 @@ export interface RedisSessionsOptions {
   redis: Redis;
   /** Prefix of every key and channel this package uses, so several servers can share one Redis. @default 'mcp:' */
   prefix?: string;
+  /** Session records (`scale.sessions`): this replica's name, Redis timeout, forward bound, log. See `RedisSessionStoreOptions`. */
+  records?: Omit<RedisSessionStoreOptions, 'redis' | 'prefix'>;
 }
 
 /** The scale-out kit: a middleware (name `sessions-redis`) plus the pieces to pass to `createMiddlewareHandler`. */
 export interface RedisSessions extends Middleware {
   readonly name: 'sessions-redis';
+  /** Session records any replica can restore: `createMiddlewareHandler({ sessions: { store: scale.sessions } })`. */
+  readonly sessions: RedisSessionStore;
 }
 
 /** Shares what an MCP server keeps per session across replicas through Redis. */
@@ -22,8 +27,12 @@ export function redisSessions(options: RedisSessionsOptions): RedisSessions {
   if (!options?.redis) throw new TypeError('redisSessions: `redis` (an ioredis client) is required');
   const prefix = options.prefix ?? 'mcp:';
   if (typeof prefix !== 'string') throw new TypeError('redisSessions: `prefix` must be a string');
+  const sessions = new RedisSessionStore({ ...options.records, redis: options.redis, prefix });
   return {
     name: 'sessions-redis',
-    async close() {},
+    sessions,
+    async close() {
+      await sessions.close();
+    },
   };
 }
