@@ -259,8 +259,8 @@ interface Session {
   readonly protocolVersion: string;
   /** Ids of requests being handed to the transport, which has not yet passed them to the decorator. */
   readonly handingOver: Set<RequestId>;
-  /** With a store: the record's owner digest, and when this replica last renewed the record. */
-  readonly stored?: { readonly owner: string; touchedAt: number };
+  /** With a store: the session's record, and when this replica last renewed it. */
+  readonly stored?: { record: SessionRecord; touchedAt: number };
   lastSeen: number;
   busy(): boolean;
 }
@@ -453,7 +453,7 @@ export function createMiddlewareHandler(options: McpHandlerOptions): McpHandler 
   /** Closes this replica's copy of a session; `forget` also deletes its record (DELETE and eviction end it). */
   async function closeSession(session: Session, forget = false): Promise<void> {
     sessions.delete(session);
-    if (forget && session.stored) await forgetRecord(session.id, session.stored.owner);
+    if (forget && session.stored) await forgetRecord(session.id, session.stored.record.owner);
     await session.server.close().catch((error) => report(error, { phase: 'transport' }));
   }
 
@@ -503,7 +503,7 @@ export function createMiddlewareHandler(options: McpHandlerOptions): McpHandler 
     const stored = session.stored!;
     if (now - stored.touchedAt < touchMs) return;
     stored.touchedAt = now;
-    store!.touch(session.id, stored.owner, idleMs).then(
+    store!.touch(stored.record, idleMs).then(
       (alive) => {
         if (!alive) void closeSession(session);
       },
@@ -584,7 +584,7 @@ export function createMiddlewareHandler(options: McpHandlerOptions): McpHandler 
     const response = ctx
       ? await handleWithTransport(session.transport, req, ctx, parsedBody)
       : await session.transport.handleRequest(req);
-    if (response.status === 200) await forgetRecord(session.id, session.stored!.owner);
+    if (response.status === 200) await forgetRecord(session.id, session.stored!.record.owner);
     return response;
   }
 
@@ -762,7 +762,10 @@ export function createMiddlewareHandler(options: McpHandlerOptions): McpHandler 
     try {
       const level = session.stored ? logLevelIn(parsedBody) : undefined;
       // Saved before the answer, so the client's next request finds it on any replica.
-      if (level) await store!.setLogLevel(session.id, level, idleMs).catch((error: unknown) => storeFailed(error));
+      if (level) {
+        session.stored!.record = { ...session.stored!.record, logLevel: level };
+        await store!.setLogLevel(session.id, level, idleMs).catch((error: unknown) => storeFailed(error));
+      }
       if (ctx) return await handleWithTransport(session.transport, req, ctx, parsedBody);
       return await session.transport.handleRequest(
         req,
@@ -808,7 +811,7 @@ export function createMiddlewareHandler(options: McpHandlerOptions): McpHandler 
       owner,
       protocolVersion,
       handingOver,
-      ...(record ? { stored: { owner: record.owner, touchedAt: performance.now() } } : {}),
+      ...(record ? { stored: { record, touchedAt: performance.now() } } : {}),
       lastSeen: performance.now(),
       busy: () => decorated.inFlight > 0 || handingOver.size > 0,
     };

@@ -44,8 +44,12 @@ export interface SessionStore {
   create(record: SessionRecord, options: { ttlMs: number; maxPerOwner: number }): Promise<boolean>;
   /** The record of session `id`, or undefined when there is none (never was, deleted, expired). */
   load(id: string): Promise<SessionRecord | undefined>;
-  /** Keeps the record alive `ttlMs` longer. Resolves false when the record is gone. */
-  touch(id: string, owner: string, ttlMs: number): Promise<boolean>;
+  /**
+   * Keeps the record alive `ttlMs` longer; saves it again when it is missing without having been deleted (the store
+   * lost it: a restart without persistence), since the replica touching it still serves the session. Resolves false
+   * when the session was deleted: the caller drops its copy.
+   */
+  touch(record: SessionRecord, ttlMs: number): Promise<boolean>;
   /** Remembers the client's log level. */
   setLogLevel(id: string, level: string, ttlMs: number): Promise<void>;
   /** Removes the record and tells every replica to drop its copy. */

@@ -51,13 +51,17 @@ redis.call('ZADD', KEYS[2], now + ttl, ARGV[4])
 redis.call('PEXPIRE', KEYS[2], ttl)
 return 1`;
 
+// A missing record that left no tombstone was lost (a restart), not deleted: the replica touching it saves it again.
 const TOUCH = `
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
 local ttl = tonumber(ARGV[1])
 if redis.call('PEXPIRE', KEYS[1], ttl) == 0 then
-  redis.call('ZREM', KEYS[2], ARGV[2])
-  return 0
+  if redis.call('EXISTS', KEYS[3]) == 1 then
+    redis.call('ZREM', KEYS[2], ARGV[2])
+    return 0
+  end
+  redis.call('SET', KEYS[1], ARGV[3], 'PX', ttl)
 end
 redis.call('ZADD', KEYS[2], now + ttl, ARGV[2])
 if redis.call('PTTL', KEYS[2]) < ttl then redis.call('PEXPIRE', KEYS[2], ttl) end
@@ -96,6 +100,8 @@ export class RedisSessionStore implements SessionStore {
   readonly #log: (line: string) => void;
   #subscriber: Redis | undefined;
   #pendingForwards = 0;
+  /** How long a deleted session's tombstone lasts: the longest record lifetime seen (a record outlives none). */
+  #tombstoneMs = 30 * 60_000;
   #lastFailure: string | undefined;
   #closed = false;
 
@@ -149,6 +155,7 @@ export class RedisSessionStore implements SessionStore {
 
   async create(record: SessionRecord, options: { ttlMs: number; maxPerOwner: number }): Promise<boolean> {
     const member = this.#remember(record.id);
+    this.#tombstoneMs = Math.max(this.#tombstoneMs, Math.ceil(options.ttlMs));
     const created = await this.#run(
       this.#redis.eval(
         CREATE,
@@ -181,10 +188,19 @@ export class RedisSessionStore implements SessionStore {
     return record;
   }
 
-  async touch(id: string, owner: string, ttlMs: number): Promise<boolean> {
-    const member = idDigest(id);
+  async touch(record: SessionRecord, ttlMs: number): Promise<boolean> {
+    const member = idDigest(record.id);
     const alive = await this.#run(
-      this.#redis.eval(TOUCH, 2, this.#recordKey(member), this.#ownerKey(owner), Math.ceil(ttlMs), member),
+      this.#redis.eval(
+        TOUCH,
+        3,
+        this.#recordKey(member),
+        this.#ownerKey(record.owner),
+        this.#tombstoneKey(member),
+        Math.ceil(ttlMs),
+        member,
+        JSON.stringify(record),
+      ),
     );
     return alive === 1;
   }
@@ -200,6 +216,8 @@ export class RedisSessionStore implements SessionStore {
       this.#redis
         .multi()
         .del(this.#recordKey(member))
+        // Tells a replica whose copy missed the notice that the session ended (rather than was lost).
+        .set(this.#tombstoneKey(member), '1', 'PX', this.#tombstoneMs)
         .zrem(this.#ownerKey(owner), member)
         .publish(this.#deletedChannel(), member)
         .exec(),
@@ -331,6 +349,9 @@ export class RedisSessionStore implements SessionStore {
 
   #recordKey(member: string): string {
     return `${this.#prefix}session:${member}`;
+  }
+  #tombstoneKey(member: string): string {
+    return `${this.#prefix}deleted:${member}`;
   }
   #ownerKey(owner: string): string {
     return `${this.#prefix}owner:${owner}`;

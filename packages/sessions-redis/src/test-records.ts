@@ -146,6 +146,20 @@ export async function routedClient(
   return { client, transport, log };
 }
 
+/** An `initialize` request body from a client that can sample. */
+export function initializeBody(): unknown {
+  return {
+    jsonrpc: '2.0',
+    id: 1,
+    method: 'initialize',
+    params: {
+      protocolVersion: '2025-11-25',
+      capabilities: { sampling: {} },
+      clientInfo: { name: 'raw', version: '1.0.0' },
+    },
+  };
+}
+
 /** The text of a tool result's first content block. */
 export function textOf(result: unknown): string {
   const content = (result as { content?: Array<{ type: string; text?: string }> }).content;
