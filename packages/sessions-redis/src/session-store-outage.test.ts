@@ -30,6 +30,7 @@ describe('session records while Redis is down (a private redis-server, stopped a
           ...recordsOptions(`r${i}`),
           middleware: [scale, ...(recordsOptions(`r${i}`).middleware ?? [])],
           sessions: { store: scale.sessions, touchInterval: '50ms' },
+          onError: (error) => void logs.push(String(error)),
         }),
       );
     }
@@ -76,6 +77,7 @@ describe('session records while Redis is down (a private redis-server, stopped a
     expect(remote.status).toBe(503);
     await remote.text();
     await waitFor(() => logs.some((l) => l.includes('Redis unreachable')), 'an outage log line');
+    expect(logs.some((l) => l.includes('session store failed'))).toBe(true);
     expect(logs.join('\n')).not.toContain(transport.sessionId!);
 
     await redisServer.start();

@@ -6,7 +6,7 @@ import { type McpHandlerOptions, type Middleware, type ServerFactory } from '@mc
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
 import { McpServer } from '@modelcontextprotocol/sdk/server/mcp.js';
-import { CreateMessageRequestSchema } from '@modelcontextprotocol/sdk/types.js';
+import { CreateMessageRequestSchema, CreateMessageResultSchema } from '@modelcontextprotocol/sdk/types.js';
 import { Redis, type RedisOptions } from 'ioredis';
 import { z } from 'zod';
 
@@ -78,9 +78,15 @@ export function recordsServer(replica: string): ServerFactory {
     server.registerTool(
       'ask',
       { description: 'Samples from the client', inputSchema: { question: z.string() } },
-      async ({ question }) => {
-        const answer = await server.server.createMessage(
-          { messages: [{ role: 'user', content: { type: 'text', text: question } }], maxTokens: 10 },
+      async ({ question }, extra) => {
+        // Sent on the call's own stream (the SDK checks the client's sampling capability first): the standalone
+        // GET stream may be held by another replica.
+        const answer = await extra.sendRequest(
+          {
+            method: 'sampling/createMessage',
+            params: { messages: [{ role: 'user', content: { type: 'text', text: question } }], maxTokens: 10 },
+          },
+          CreateMessageResultSchema,
           { timeout: 10_000 },
         );
         const text = answer.content.type === 'text' ? answer.content.text : '?';
