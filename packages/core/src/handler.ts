@@ -21,8 +21,8 @@ import {
   type SessionRecord,
   type SessionStore,
 } from './session-store.js';
-import { throttled } from './throttle.js';
 import { defaultMaxPerPrincipal, type SessionRefusal, SessionTable, sessionOwner } from './sessions.js';
+import { throttled } from './throttle.js';
 import { type ErrorReport, MiddlewareTransport } from './transport.js';
 import type {
   AuthInfo,
@@ -633,7 +633,6 @@ export function createMiddlewareHandler(options: McpHandlerOptions): McpHandler 
     }
     return serveInSession(session, req, ctx, parsedBody);
   }
-
 
   /** Passes the request itself to the SDK transport, with the parsed body (if read) and the identity. */
   function handleWithTransport(

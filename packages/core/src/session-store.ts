@@ -87,11 +87,7 @@ export function replicaRequestIdPrefix(replicaId: string): string {
 
 function isResponse(m: unknown): m is JSONRPCMessage & { id: string | number } {
   return (
-    typeof m === 'object' &&
-    m !== null &&
-    !('method' in m) &&
-    'id' in m &&
-    ('result' in m || 'error' in m)
+    typeof m === 'object' && m !== null && !('method' in m) && 'id' in m && ('result' in m || 'error' in m)
   );
 }
 

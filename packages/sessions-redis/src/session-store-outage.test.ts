@@ -1,5 +1,10 @@
-import { RedisServerProcess } from '@mcp-middleware/core/testing';
-import { postJsonRpc, startTestServer, type TestServer, waitFor } from '@mcp-middleware/core/testing';
+import {
+  postJsonRpc,
+  RedisServerProcess,
+  startTestServer,
+  type TestServer,
+  waitFor,
+} from '@mcp-middleware/core/testing';
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type RedisSessions, redisSessions } from './index.js';
@@ -81,7 +86,11 @@ describe('session records while Redis is down (a private redis-server, stopped a
     expect(logs.join('\n')).not.toContain(transport.sessionId!);
 
     await redisServer.start();
-    await waitFor(async () => (await scales[0]!.sessions.check.check()).status === 'pass', 'Redis back', 10_000);
+    await waitFor(
+      async () => (await scales[0]!.sessions.check.check()).status === 'pass',
+      'Redis back',
+      10_000,
+    );
     // The restart lost every record: r0, still serving the session, saves its record again on its next touch.
     await client.callTool({ name: 'whoami', arguments: {} });
     const headers = {
@@ -96,15 +105,17 @@ describe('session records while Redis is down (a private redis-server, stopped a
     }, 'r1 to restore the session once r0 saved its record again');
     // Restores resume: the same session is now served by r1.
     target = 1;
-    expect(textOf(await client.callTool({ name: 'whoami', arguments: {} }))).toBe(`r1 ${transport.sessionId}`);
+    expect(textOf(await client.callTool({ name: 'whoami', arguments: {} }))).toBe(
+      `r1 ${transport.sessionId}`,
+    );
     // And the answer to a sampling request forwarded over pub/sub (the subscriber reconnected by itself).
     target = 0;
     const routedAnswers = await routedClient(urls, (_n, body) => (body?.includes('"result"') ? 1 : 0), {
       'x-who': 'alice',
     });
-    expect(textOf(await routedAnswers.client.callTool({ name: 'ask', arguments: { question: 'back?' } }))).toBe(
-      'r0 asked, client said back? ok',
-    );
+    expect(
+      textOf(await routedAnswers.client.callTool({ name: 'ask', arguments: { question: 'back?' } })),
+    ).toBe('r0 asked, client said back? ok');
     await Promise.all([client.close(), other.client.close(), routedAnswers.client.close()]);
   });
 });

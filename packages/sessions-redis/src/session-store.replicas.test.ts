@@ -1,15 +1,20 @@
-import { postJsonRpc, RedisServerProcess, waitFor } from '@mcp-middleware/core/testing';
 import { fileURLToPath } from 'node:url';
+import { postJsonRpc, RedisServerProcess, waitFor } from '@mcp-middleware/core/testing';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { routedClient, textOf } from './test-records.js';
-import { type Proxy, type Replica, startReplica, startRoundRobinProxy } from './testing/replicas.js';
+import {
+  type Replica,
+  type Proxy as RoundRobinProxy,
+  startReplica,
+  startRoundRobinProxy,
+} from './testing/replicas.js';
 
 const SCRIPT = fileURLToPath(new URL('./test-replica-records.ts', import.meta.url));
 
 describe('session records across replica processes behind a round-robin proxy (no affinity)', () => {
   let redisServer: RedisServerProcess;
   let replicas: Replica[] = [];
-  let proxy: Proxy;
+  let proxy: RoundRobinProxy;
   const mcp = () => new URL('/mcp', proxy.url);
 
   beforeAll(async () => {
@@ -84,7 +89,11 @@ describe('session records across replica processes behind a round-robin proxy (n
         `a asked, client said q${i} ok`,
       );
     }
-    const headers = { 'mcp-session-id': transport.sessionId!, 'mcp-protocol-version': '2025-11-25', 'x-who': 'alice' };
+    const headers = {
+      'mcp-session-id': transport.sessionId!,
+      'mcp-protocol-version': '2025-11-25',
+      'x-who': 'alice',
+    };
     target = 2;
     const refused = await postJsonRpc(mcp(), { jsonrpc: '2.0', id: 4, method: 'tools/list' }, headers);
     expect(refused.status).toBe(503);

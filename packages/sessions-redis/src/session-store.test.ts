@@ -68,11 +68,9 @@ describe('session records in Redis (two handlers in one process sharing one Redi
   it('forwards the answer to a sampling request that lands on another replica to the one that waits', async () => {
     await startReplicas(2);
     // Answers (a JSON-RPC result in the body) go to r1; everything else to r0, which asks.
-    const { client, log } = await routedClient(
-      urls(),
-      (_n, body) => (body?.includes('"result"') ? 1 : 0),
-      { 'x-who': 'alice' },
-    );
+    const { client, log } = await routedClient(urls(), (_n, body) => (body?.includes('"result"') ? 1 : 0), {
+      'x-who': 'alice',
+    });
     const result = await client.callTool({ name: 'ask', arguments: { question: 'there?' } });
     expect(textOf(result)).toBe('r0 asked, client said there? ok');
     const answer = log.find((entry) => entry.body?.includes('"result"'));
@@ -91,11 +89,11 @@ describe('session records in Redis (two handlers in one process sharing one Redi
     const headers = { 'mcp-session-id': sessionId, 'mcp-protocol-version': '2025-11-25' };
     const call = { jsonrpc: '2.0', id: 9, method: 'tools/list' };
     const stranger = await postJsonRpc(urls()[1]!, call, { ...headers, 'x-who': 'mallory' });
-    const unknown = await postJsonRpc(
-      urls()[1]!,
-      call,
-      { ...headers, 'mcp-session-id': crypto.randomUUID(), 'x-who': 'mallory' },
-    );
+    const unknown = await postJsonRpc(urls()[1]!, call, {
+      ...headers,
+      'mcp-session-id': crypto.randomUUID(),
+      'x-who': 'mallory',
+    });
     const anonymous = await postJsonRpc(urls()[1]!, call, headers);
     const strangerBody = await stranger.text();
     expect(stranger.status).toBe(404);
@@ -131,7 +129,10 @@ describe('session records in Redis (two handlers in one process sharing one Redi
     const sessionId = transport.sessionId!;
     target = 1;
     await transport.terminateSession();
-    await waitFor(() => servers[0]!.handler.host.sessions === 0, 'r0 to drop its copy after the DELETE on r1');
+    await waitFor(
+      () => servers[0]!.handler.host.sessions === 0,
+      'r0 to drop its copy after the DELETE on r1',
+    );
     const res = await postJsonRpc(
       urls()[0]!,
       { jsonrpc: '2.0', id: 1, method: 'tools/list' },
@@ -146,7 +147,9 @@ describe('session records in Redis (two handlers in one process sharing one Redi
     const first = await routedClient([urls()[0]!], () => 0, { 'x-who': 'bob' });
     const second = await routedClient([urls()[1]!], () => 0, { 'x-who': 'bob' });
     // Each replica holds one of bob's sessions: a third anywhere is beyond his share of 2.
-    await expect(routedClient([urls()[0]!], () => 0, { 'x-who': 'bob' })).rejects.toThrow(/Too Many Requests: this client holds too many sessions/);
+    await expect(routedClient([urls()[0]!], () => 0, { 'x-who': 'bob' })).rejects.toThrow(
+      /Too Many Requests: this client holds too many sessions/,
+    );
     // Someone else is not affected.
     const carol = await routedClient([urls()[1]!], () => 0, { 'x-who': 'carol' });
     // Ending one of bob's sessions frees a place.

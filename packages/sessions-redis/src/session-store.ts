@@ -109,7 +109,11 @@ export class RedisSessionStore implements SessionStore {
     if (!options?.redis) throw new TypeError('RedisSessionStore: `redis` (an ioredis client) is required');
     this.#redis = options.redis;
     this.#prefix = options.prefix ?? 'mcp:';
-    this.replicaId = options.replicaId ?? randomBytes(6).toString('base64url').replace(/[^\w-]/g, '_');
+    this.replicaId =
+      options.replicaId ??
+      randomBytes(6)
+        .toString('base64url')
+        .replace(/[^\w-]/g, '_');
     if (!REPLICA_ID.test(this.replicaId)) {
       throw new TypeError(
         `RedisSessionStore: replicaId must be 1-64 letters, digits, '_' or '-', got '${this.replicaId}'`,
@@ -147,7 +151,10 @@ export class RedisSessionStore implements SessionStore {
           await this.#run(this.#redis.ping());
           return { status: 'pass' };
         } catch {
-          return { status: 'warn', output: 'Redis unreachable: only sessions held by this replica are served' };
+          return {
+            status: 'warn',
+            output: 'Redis unreachable: only sessions held by this replica are served',
+          };
         }
       },
     };
@@ -206,7 +213,9 @@ export class RedisSessionStore implements SessionStore {
   }
 
   async setLogLevel(id: string, level: string, ttlMs: number): Promise<void> {
-    await this.#run(this.#redis.eval(SET_LOG_LEVEL, 1, this.#recordKey(idDigest(id)), level, Math.ceil(ttlMs)));
+    await this.#run(
+      this.#redis.eval(SET_LOG_LEVEL, 1, this.#recordKey(idDigest(id)), level, Math.ceil(ttlMs)),
+    );
   }
 
   async delete(id: string, owner: string): Promise<void> {

@@ -2,7 +2,7 @@
  * Test helpers for session records: the server every replica runs (tools that say which replica answered and that
  * sample from the client), Redis connections that fail loudly, and a client whose requests go where a test says.
  */
-import { type McpHandlerOptions, type Middleware, type ServerFactory } from '@mcp-middleware/core';
+import type { McpHandlerOptions, Middleware, ServerFactory } from '@mcp-middleware/core';
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
 import { McpServer } from '@modelcontextprotocol/sdk/server/mcp.js';
@@ -84,7 +84,10 @@ export function recordsServer(replica: string): ServerFactory {
         const answer = await extra.sendRequest(
           {
             method: 'sampling/createMessage',
-            params: { messages: [{ role: 'user', content: { type: 'text', text: question } }], maxTokens: 10 },
+            params: {
+              messages: [{ role: 'user', content: { type: 'text', text: question } }],
+              maxTokens: 10,
+            },
           },
           CreateMessageResultSchema,
           { timeout: 10_000 },
@@ -95,12 +98,20 @@ export function recordsServer(replica: string): ServerFactory {
     );
     server.registerTool(
       'log',
-      { description: 'Sends a log message unless the level the client set filters it', inputSchema: { level: z.enum(['debug', 'error']) } },
+      {
+        description: 'Sends a log message unless the level the client set filters it',
+        inputSchema: { level: z.enum(['debug', 'error']) },
+      },
       async ({ level }, extra) => {
         // The SDK's own filter, as Server.sendLoggingMessage applies it (sent here on the call's stream).
-        const low = server.server as unknown as { isMessageIgnored(level: string, sessionId?: string): boolean };
+        const low = server.server as unknown as {
+          isMessageIgnored(level: string, sessionId?: string): boolean;
+        };
         if (low.isMessageIgnored(level, sessionId)) return { content: [{ type: 'text', text: 'filtered' }] };
-        await extra.sendNotification({ method: 'notifications/message', params: { level, data: `${level} line` } });
+        await extra.sendNotification({
+          method: 'notifications/message',
+          params: { level, data: `${level} line` },
+        });
         return { content: [{ type: 'text', text: 'sent' }] };
       },
     );
