@@ -150,25 +150,31 @@ try {
       `p95 ${percentile(warm, 95).toFixed(2)} ms`,
   );
 
-  // 2. Steady state, interleaved: the same sequential client against a replica with the store and one without.
-  const sessions = { store: await open(a.port), plain: await open(plain.port) };
-  const rates: Record<'store' | 'plain', number[]> = { store: [], plain: [] };
+  // 2. Steady state, interleaved: the same sequential client against a replica with the store, one without, and a
+  // second one without (an A/A pair: how far two identical handlers differ on this machine).
+  const plain2 = await replica(undefined);
+  const arms = [
+    { name: 'store', port: a.port, session: await open(a.port), rates: [] as number[] },
+    { name: 'plain', port: plain.port, session: await open(plain.port), rates: [] as number[] },
+    { name: 'plain2', port: plain2.port, session: await open(plain2.port), rates: [] as number[] },
+  ];
   for (let round = 0; round < ROUNDS; round++) {
-    for (const arm of ['store', 'plain'] as const) {
-      const port = arm === 'store' ? a.port : plain.port;
-      const until = performance.now() + (SECONDS * 1000) / 2;
+    // Rotating which arm goes first, so none always runs after another's garbage.
+    for (let k = 0; k < arms.length; k++) {
+      const arm = arms[(round + k) % arms.length]!;
+      const until = performance.now() + (SECONDS * 1000) / arms.length;
       let n = 0;
-      while (performance.now() < until) await post(port, call(10 + n++), sessions[arm]);
-      rates[arm].push(n / (SECONDS / 2));
+      while (performance.now() < until) await post(arm.port, call(10 + n++), arm.session);
+      arm.rates.push(n / (SECONDS / arms.length));
     }
   }
+  await plain2.close();
   const median = (xs: number[]) => [...xs].sort((x, y) => x - y)[Math.floor(xs.length / 2)]!;
-  const store = median(rates.store);
-  const without = median(rates.plain);
+  const [store, without, again] = arms.map((arm) => median(arm.rates)) as [number, number, number];
   console.log(
     `steady state tools/call (sequential, held session): with store ${store.toFixed(0)} req/s ` +
       `(${(1e6 / store).toFixed(0)} µs/req), without ${without.toFixed(0)} req/s (${(1e6 / without).toFixed(0)} µs/req), ` +
-      `ratio ${(store / without).toFixed(3)}`,
+      `ratio ${(store / without).toFixed(3)}; A/A (a second handler without) ${(again / without).toFixed(3)}`,
   );
 } finally {
   await Promise.all([a.close(), b.close(), plain.close()]);
