@@ -473,6 +473,14 @@ export function createMiddlewareHandler(options: McpHandlerOptions): McpHandler 
       { phase: 'http' },
     ),
   );
+  const forwardDropped = throttled('10s', (suppressed: number) =>
+    report(
+      new Error(
+        `dropped answers forwarded for a session this replica no longer holds${suppressed > 0 ? ` (and ${suppressed} more)` : ''}`,
+      ),
+      { phase: 'transport' },
+    ),
+  );
   /** Restores in progress, one per session and principal, so concurrent requests make one server. */
   const restoring = new Map<string, Promise<Session | Response | undefined>>();
   const unlisten = store?.listen?.({
@@ -483,7 +491,7 @@ export function createMiddlewareHandler(options: McpHandlerOptions): McpHandler 
     forwarded: (id, messages) => {
       const session = sessions.get(id);
       if (!session) {
-        storeFailed(new Error('dropped answers forwarded for a session this replica no longer holds'));
+        forwardDropped();
         return;
       }
       for (const message of messages) session.transport.onmessage?.(message);
@@ -550,7 +558,8 @@ export function createMiddlewareHandler(options: McpHandlerOptions): McpHandler 
     const owner = sessionOwner(principalOf(ctx.authInfo), ctx.clientAddress);
     const admission = sessions.admit(owner);
     if (!admission.ok) return SESSION_REFUSALS[admission.reason]();
-    if (admission.evict) await closeSession(admission.evict, true);
+    // Only this replica's copy makes room: the evicted session may be in use on another replica.
+    if (admission.evict) await closeSession(admission.evict);
     return createSession(ctx, owner, record.protocolVersion, record, true);
   }
 

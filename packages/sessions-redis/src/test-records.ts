@@ -2,7 +2,8 @@
  * Test helpers for session records: the server every replica runs (tools that say which replica answered and that
  * sample from the client), Redis connections that fail loudly, and a client whose requests go where a test says.
  */
-import type { McpHandlerOptions, Middleware, ServerFactory } from '@mcp-middleware/core';
+import type { McpHandlerOptions, ServerFactory } from '@mcp-middleware/core';
+import { identifyByHeader } from '@mcp-middleware/core/testing';
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
 import { McpServer } from '@modelcontextprotocol/sdk/server/mcp.js';
@@ -51,16 +52,6 @@ export async function deleteKeys(client: Redis, prefix: string): Promise<void> {
     if (keys.length > 0) await client.del(...keys);
   } while (cursor !== '0');
 }
-
-/** Takes the caller's identity from `x-who` (client id = the header), so a test can play several principals. */
-export const identifyByHeader: Middleware = {
-  name: 'identify',
-  async http(req, ctx, next) {
-    const who = req.headers.get('x-who');
-    if (who) ctx.authInfo = { token: who, clientId: who, scopes: [] };
-    return next();
-  },
-};
 
 /**
  * The server every replica serves: `whoami` (the replica's name and the session id), `ask` (samples from the

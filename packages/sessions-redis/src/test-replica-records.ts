@@ -4,9 +4,10 @@
  * environment; identity comes from the `x-who` header. Prints `listening on <MCP endpoint URL>` once it serves.
  */
 import { createMiddlewareHandler, serve } from '@mcp-middleware/core';
+import { identifyByHeader } from '@mcp-middleware/core/testing';
 import { Redis } from 'ioredis';
 import { redisSessions } from './index.js';
-import { FAST_FAIL, identifyByHeader, recordsServer } from './test-records.js';
+import { FAST_FAIL, recordsServer } from './test-records.js';
 
 const name = process.env['REPLICA'] ?? 'replica';
 const redis = new Redis(process.env['REDIS_URL'] ?? 'redis://127.0.0.1:6379', FAST_FAIL);
