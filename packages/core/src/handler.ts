@@ -1,6 +1,6 @@
 import type { WebStandardStreamableHTTPServerTransport } from '@modelcontextprotocol/sdk/server/webStandardStreamableHttp.js';
 import type { Transport } from '@modelcontextprotocol/sdk/shared/transport.js';
-import type { MessageExtraInfo, RequestId } from '@modelcontextprotocol/sdk/types.js';
+import type { JSONRPCMessage, MessageExtraInfo, RequestId } from '@modelcontextprotocol/sdk/types.js';
 import type { AjvJsonSchemaValidator } from '@modelcontextprotocol/sdk/validation/ajv';
 import { DEFAULT_MAX_BODY_SIZE, onBodyEnd, readJsonBody } from './body.js';
 import { resolveClientAddress, type TrustProxy, validateTrustProxy } from './client-address.js';
@@ -239,6 +239,15 @@ function logLevelIn(parsedBody: unknown): string | undefined {
     if (typeof level === 'string' && LOG_LEVELS.has(level)) return level;
   }
   return undefined;
+}
+
+function isAnswer(message: unknown): message is JSONRPCMessage {
+  return (
+    isPlainObject(message) &&
+    'id' in message &&
+    !('method' in message) &&
+    ('result' in message || 'error' in message)
+  );
 }
 
 function isPlainObject(value: unknown): value is Record<string, unknown> {
@@ -494,7 +503,10 @@ export function createMiddlewareHandler(options: McpHandlerOptions): McpHandler 
         forwardDropped();
         return;
       }
-      for (const message of messages) session.transport.onmessage?.(message);
+      // Only answers travel this way: anything else in a notice is not delivered.
+      for (const message of messages) {
+        if (isAnswer(message)) session.transport.onmessage?.(message);
+      }
     },
   });
 
