@@ -612,7 +612,11 @@ export function createMiddlewareHandler(options: McpHandlerOptions): McpHandler 
   /** A request in a session, with a store: the session may be held here, elsewhere, or nowhere. */
   async function serveWithStore(req: Request, ctx: HttpContext, id: string): Promise<Response> {
     let session = sessions.get(id);
-    if (session && session.principal !== principalOf(ctx.authInfo)) return sessionNotFound();
+    if (session && session.principal !== principalOf(ctx.authInfo)) {
+      // The same steps as for a session held elsewhere or nowhere: the answer's timing tells nothing.
+      await ownRecord(id, ctx);
+      return sessionNotFound();
+    }
     let record: SessionRecord | undefined;
     if (!session) {
       const found = await ownRecord(id, ctx);
@@ -817,8 +821,13 @@ export function createMiddlewareHandler(options: McpHandlerOptions): McpHandler 
     });
     const server = await makeServer(id, ctx);
     if (restore && record) {
-      restoreTransportState(transport, id);
-      restoreServerState(server, record);
+      try {
+        restoreTransportState(transport, id);
+        restoreServerState(server, record);
+      } catch (error) {
+        await server.close().catch(() => {});
+        throw error;
+      }
     }
     const decorated = decorate(transport);
     const handingOver = new Set<RequestId>();
