@@ -265,4 +265,24 @@ describe('sessions.store (session records any replica can restore)', () => {
     expect(stranger.status).toBe(404);
     expect(delivered).toHaveLength(1);
   });
+
+  it('fails a restore with a clear error, and no half-restored session, when the server is not an SDK v1 server', async () => {
+    const memory = new SharedMemory();
+    const errors: string[] = [];
+    const [a] = await replicas(memory, 1);
+    servers.push(
+      await startTestServer({
+        // Connects like a server, but has none of the SDK v1 Server's fields for the client's capabilities.
+        // No middleware, so no RPC layer checks the server's shape first: the restore itself must.
+        server: () => ({ connect: async () => {}, close: async () => {} }),
+        sessions: { store: memory.store('odd') },
+        onError: (error) => void errors.push(String(error)),
+      }),
+    );
+    const headers = await openSession(a!, '');
+    const res = await callTool(servers[1]!.url, headers, 'whoami');
+    expect(res.status).toBe(500);
+    expect(errors.join('\n')).toContain('restoring a session needs an SDK v1 McpServer or Server');
+    expect(servers[1]!.handler.host.sessions).toBe(0);
+  });
 });
