@@ -211,6 +211,17 @@ describe('sessions.store (session records any replica can restore)', () => {
     expect(servers[1]!.handler.host.sessionsRefused).toBe(1);
   });
 
+  it('ends an evicted session everywhere: its record goes before the new one is counted', async () => {
+    const memory = new SharedMemory();
+    const [a, b] = await replicas(memory, 2, 1);
+    const first = await openSession(a!, 'alice');
+    // alice's share is 1: her idle session on a makes room for the new one.
+    const second = await openSession(a!, 'alice');
+    expect([...memory.records.keys()]).toEqual([second['mcp-session-id']]);
+    expect((await callTool(b!, first, 'whoami')).status).toBe(404);
+    expect((await callTool(b!, second, 'whoami')).status).toBe(200);
+  });
+
   it('deletes the record on DELETE and the handler holding the session drops it when told', async () => {
     const memory = new SharedMemory();
     const [a, b] = await replicas(memory, 2);
