@@ -1,6 +1,6 @@
 import type { WebStandardStreamableHTTPServerTransport } from '@modelcontextprotocol/sdk/server/webStandardStreamableHttp.js';
 import type { Transport } from '@modelcontextprotocol/sdk/shared/transport.js';
-import type { MessageExtraInfo, RequestId } from '@modelcontextprotocol/sdk/types.js';
+import type { JSONRPCMessage, MessageExtraInfo, RequestId } from '@modelcontextprotocol/sdk/types.js';
 import type { AjvJsonSchemaValidator } from '@modelcontextprotocol/sdk/validation/ajv';
 import { type BodyReader, DEFAULT_MAX_BODY_SIZE, onBodyEnd, readJsonBody } from './body.js';
 import { resolveClientAddress, type TrustProxy, validateTrustProxy } from './client-address.js';
@@ -11,7 +11,18 @@ import { negotiatedVersion, refuseBatch, refuseDuplicateIds, requestIdsOf } from
 import { checkOrigin, isProbeHost, loopbackHosts, type OriginPolicy } from './origin.js';
 import { describeError } from './scrub.js';
 import { wrapServer } from './server.js';
+import {
+  digest,
+  foreignAnswers,
+  recordFits,
+  replicaRequestIdPrefix,
+  restoreServerState,
+  restoreTransportState,
+  type SessionRecord,
+  type SessionStore,
+} from './session-store.js';
 import { defaultMaxPerPrincipal, type SessionRefusal, SessionTable, sessionOwner } from './sessions.js';
+import { throttled } from './throttle.js';
 import { type ErrorReport, MiddlewareTransport } from './transport.js';
 import type {
   AuthInfo,
@@ -56,6 +67,14 @@ export interface SessionOptions {
   maxPerPrincipal?: number;
   /** A session nobody used for this long is closed. @default '30m' */
   idleTimeout?: Duration;
+  /**
+   * Where session records go so any replica behind a load balancer can serve any session (restores it from its
+   * record), counting `maxPerPrincipal` across replicas. SDK v1 path only (`server`). @default none: sessions live
+   * in this process only
+   */
+  store?: SessionStore;
+  /** With a store: how often a session in use renews its record (not a store write per request). @default '5s' */
+  touchInterval?: Duration;
 }
 
 /** A Fetch handler that serves MCP itself: SDK v2's `createMcpHandler(...).fetch` has this shape. */
@@ -215,6 +234,30 @@ function isInitialize(message: unknown): boolean {
   );
 }
 const REQUEST_ID = /^[\w.:@-]{1,128}$/;
+const LOG_LEVELS = new Set(['debug', 'info', 'notice', 'warning', 'error', 'critical', 'alert', 'emergency']);
+
+/** The level a `logging/setLevel` request in the body asks for, if any. */
+function logLevelIn(parsedBody: unknown): string | undefined {
+  for (const m of Array.isArray(parsedBody) ? parsedBody : [parsedBody]) {
+    const message = m as { method?: unknown; params?: { level?: unknown } } | null;
+    const level = message?.method === 'logging/setLevel' ? message.params?.level : undefined;
+    if (typeof level === 'string' && LOG_LEVELS.has(level)) return level;
+  }
+  return undefined;
+}
+
+function isAnswer(message: unknown): message is JSONRPCMessage {
+  return (
+    isPlainObject(message) &&
+    'id' in message &&
+    !('method' in message) &&
+    ('result' in message || 'error' in message)
+  );
+}
+
+function isPlainObject(value: unknown): value is Record<string, unknown> {
+  return typeof value === 'object' && value !== null && !Array.isArray(value);
+}
 const SESSION_ID_HEADER = 'mcp-session-id';
 
 interface Session {
@@ -230,6 +273,8 @@ interface Session {
   readonly protocolVersion: string;
   /** Ids of requests being handed to the transport, which has not yet passed them to the decorator. */
   readonly handingOver: Set<RequestId>;
+  /** With a store: the session's record, and when this replica last renewed it. */
+  readonly stored?: { record: SessionRecord; touchedAt: number };
   lastSeen: number;
   busy(): boolean;
 }
@@ -318,6 +363,13 @@ export function createMiddlewareHandler(options: McpHandlerOptions): McpHandler 
     );
   }
   const idleMs = toMs(sessionOptions.idleTimeout ?? '30m', 'sessions.idleTimeout');
+  const store = stateful && upstream === undefined ? sessionOptions.store : undefined;
+  const touchMs = toMs(sessionOptions.touchInterval ?? '5s', 'sessions.touchInterval');
+  // Answers to server-to-client requests find their replica only when the store can forward them.
+  const requestIdPrefix =
+    store?.replicaId !== undefined && store.forward && store.listen
+      ? replicaRequestIdPrefix(store.replicaId)
+      : undefined;
   const onError = options.onError ?? defaultOnError;
   let originPolicy: OriginPolicy = {
     allowedHosts: options.allowedHosts?.map((h) => h.toLowerCase()),
@@ -393,6 +445,7 @@ export function createMiddlewareHandler(options: McpHandlerOptions): McpHandler 
         callEnded();
         if (onIdle && t.inFlight === 0) onIdle();
       },
+      ...(requestIdPrefix === undefined ? {} : { requestIdPrefix }),
     });
 
   const sweeper = stateful
@@ -401,6 +454,7 @@ export function createMiddlewareHandler(options: McpHandlerOptions): McpHandler 
           const now = performance.now();
           for (const session of sessions.values()) {
             // Only unanswered calls count as work: an open GET stream alone must not keep a session forever.
+            // With a store this drops only the local copy: the record expires by itself when no replica renews it.
             if (session.decorated.inFlight === 0 && now - session.lastSeen > idleMs)
               void closeSession(session);
           }
@@ -410,9 +464,204 @@ export function createMiddlewareHandler(options: McpHandlerOptions): McpHandler 
     : undefined;
   sweeper?.unref?.();
 
-  async function closeSession(session: Session): Promise<void> {
+  /** Closes this replica's copy of a session; `forget` also deletes its record (DELETE and eviction end it). */
+  async function closeSession(session: Session, forget = false): Promise<void> {
     sessions.delete(session);
+    if (forget && session.stored) await forgetRecord(session.id, session.stored.record.owner);
     await session.server.close().catch((error) => report(error, { phase: 'transport' }));
+  }
+
+  // ---- Session records (sessions.store): restore on any replica, forward answers to the replica that waits ----
+
+  const storeUnavailable = () =>
+    jsonRpcErrorResponse(503, -32000, 'Service Unavailable: the session store is unreachable', {
+      'retry-after': '5',
+    });
+  const sessionNotFound = () => jsonRpcErrorResponse(404, -32001, 'Session not found');
+  /** Store failures repeat per request while the store is down: one report per interval, with the count. */
+  const storeFailed = throttled('10s', (error: unknown, suppressed: number) =>
+    report(
+      new Error(
+        `session store failed${suppressed > 0 ? ` (and ${suppressed} more times)` : ''}: ${describeError(error)}`,
+      ),
+      { phase: 'http' },
+    ),
+  );
+  const forwardDropped = throttled('10s', (suppressed: number) =>
+    report(
+      new Error(
+        `dropped answers forwarded for a session this replica no longer holds${suppressed > 0 ? ` (and ${suppressed} more)` : ''}`,
+      ),
+      { phase: 'transport' },
+    ),
+  );
+  /** Restores in progress, one per session and principal, so concurrent requests make one server. */
+  const restoring = new Map<string, Promise<Session | Response | undefined>>();
+  const unlisten = store?.listen?.({
+    deleted: (id) => {
+      const session = sessions.get(id);
+      if (session) void closeSession(session);
+    },
+    forwarded: (id, messages) => {
+      const session = sessions.get(id);
+      if (!session) {
+        forwardDropped();
+        return;
+      }
+      // Only answers travel this way: anything else in a notice is not delivered.
+      for (const message of messages) {
+        if (isAnswer(message)) session.transport.onmessage?.(message);
+      }
+    },
+  });
+
+  async function forgetRecord(id: string, owner: string): Promise<void> {
+    try {
+      await store!.delete(id, owner);
+    } catch (error) {
+      storeFailed(error);
+    }
+  }
+
+  /** Renews the record now and then; a record gone (deleted or expired elsewhere) ends this copy. */
+  function touchRecord(session: Session, now: number): void {
+    const stored = session.stored!;
+    if (now - stored.touchedAt < touchMs) return;
+    stored.touchedAt = now;
+    store!.touch(stored.record, idleMs).then(
+      (alive) => {
+        if (!alive) void closeSession(session);
+      },
+      (error: unknown) => storeFailed(error),
+    );
+  }
+
+  /** Saves a new session's record; a refusal when the store is down or the principal's share is used up. */
+  async function saveRecord(record: SessionRecord): Promise<Response | undefined> {
+    if (!recordFits(record)) {
+      return jsonRpcErrorResponse(400, -32600, 'Invalid Request: initialize params are too large');
+    }
+    try {
+      const saved = await store!.create(record, { ttlMs: idleMs, maxPerOwner: maxPerPrincipal });
+      if (!saved) {
+        sessions.countRefusal();
+        return jsonRpcErrorResponse(429, -32000, 'Too Many Requests: this client holds too many sessions', {
+          'retry-after': '30',
+        });
+      }
+      return undefined;
+    } catch (error) {
+      storeFailed(error);
+      return storeUnavailable();
+    }
+  }
+
+  /** The record of a session this replica does not hold, if it exists and belongs to the caller. */
+  async function ownRecord(id: string, ctx: HttpContext): Promise<SessionRecord | Response | undefined> {
+    // The digest first, so an unknown session and a stranger's take the same steps.
+    const principal = await digest(principalOf(ctx.authInfo));
+    let record: SessionRecord | undefined;
+    try {
+      record = await store!.load(id);
+    } catch (error) {
+      storeFailed(error);
+      return storeUnavailable();
+    }
+    return record?.principal === principal ? record : undefined;
+  }
+
+  /** Makes this replica's copy of a session from its record: a transport marked initialized, a new server. */
+  async function restoreSession(record: SessionRecord, ctx: HttpContext): Promise<Session | Response> {
+    const owner = sessionOwner(principalOf(ctx.authInfo), ctx.clientAddress);
+    const admission = sessions.admit(owner);
+    if (!admission.ok) return SESSION_REFUSALS[admission.reason]();
+    // Only this replica's copy makes room: the evicted session may be in use on another replica.
+    if (admission.evict) await closeSession(admission.evict);
+    return createSession(ctx, owner, record.protocolVersion, record, true);
+  }
+
+  /** The record of a new session, from its `initialize` params. */
+  async function newRecord(
+    ctx: HttpContext,
+    owner: string,
+    protocolVersion: string,
+    params: unknown,
+  ): Promise<SessionRecord> {
+    const { capabilities, clientInfo } = (params ?? {}) as { capabilities?: unknown; clientInfo?: unknown };
+    const [principal, ownerDigest] = await Promise.all([digest(principalOf(ctx.authInfo)), digest(owner)]);
+    return {
+      id: crypto.randomUUID(),
+      principal,
+      owner: ownerDigest,
+      protocolVersion,
+      clientCapabilities: isPlainObject(capabilities) ? capabilities : {},
+      clientInfo: isPlainObject(clientInfo) ? clientInfo : undefined,
+      createdAt: Date.now(),
+    };
+  }
+
+  /** DELETE of a session held here: the transport closes it, then its record goes everywhere. */
+  async function deleteStoredSession(
+    session: Session,
+    req: Request,
+    ctx: HttpContext | undefined,
+    parsedBody: unknown,
+  ): Promise<Response> {
+    const response = ctx
+      ? await handleWithTransport(session.transport, req, ctx, parsedBody)
+      : await session.transport.handleRequest(req);
+    if (response.status === 200) await forgetRecord(session.id, session.stored!.record.owner);
+    return response;
+  }
+
+  /** A request in a session, with a store: the session may be held here, elsewhere, or nowhere. */
+  async function serveWithStore(req: Request, ctx: HttpContext, id: string): Promise<Response> {
+    let session = sessions.get(id);
+    if (session && session.principal !== principalOf(ctx.authInfo)) {
+      // The same steps as for a session held elsewhere or nowhere: the answer's timing tells nothing.
+      await ownRecord(id, ctx);
+      return sessionNotFound();
+    }
+    let record: SessionRecord | undefined;
+    if (!session) {
+      const found = await ownRecord(id, ctx);
+      if (found instanceof Response) return found;
+      if (!found) return sessionNotFound();
+      record = found;
+      if (req.method === 'DELETE') {
+        await forgetRecord(id, found.owner);
+        return new Response(null, { status: 200 });
+      }
+    }
+    let parsedBody = req.method === 'POST' ? await ctx.body() : undefined;
+    if (requestIdPrefix !== undefined && parsedBody !== undefined) {
+      const foreign = foreignAnswers(parsedBody, requestIdPrefix);
+      if (foreign) {
+        try {
+          await Promise.all(
+            [...foreign.byReplica].map(([replica, messages]) => store!.forward!(replica, id, messages)),
+          );
+        } catch (error) {
+          storeFailed(error);
+          return storeUnavailable();
+        }
+        if (foreign.rest.length === 0) return new Response(null, { status: 202 });
+        parsedBody = Array.isArray(parsedBody) ? foreign.rest : foreign.rest[0];
+      }
+    }
+    if (!session) {
+      const key = `${id}\u0000${record!.principal}`;
+      let pending = restoring.get(key);
+      if (!pending) {
+        pending = restoreSession(record!, ctx).finally(() => restoring.delete(key));
+        restoring.set(key, pending);
+      }
+      const restored = await pending;
+      if (restored instanceof Response) return restored.clone();
+      if (!restored) return sessionNotFound();
+      session = restored;
+    }
+    return serveInSession(session, req, ctx, parsedBody);
   }
 
   /** Passes the request itself to the SDK transport, with the parsed body (if read) and the identity. */
@@ -470,6 +719,7 @@ export function createMiddlewareHandler(options: McpHandlerOptions): McpHandler 
 
   async function serveStateful(req: Request, ctx: HttpContext): Promise<Response> {
     if (ctx.sessionId !== undefined) {
+      if (store) return serveWithStore(req, ctx, ctx.sessionId);
       const session = sessions.get(ctx.sessionId);
       // Answered before the body is read: a stranger's upload costs nothing.
       if (!session || session.principal !== principalOf(ctx.authInfo)) {
@@ -493,13 +743,24 @@ export function createMiddlewareHandler(options: McpHandlerOptions): McpHandler 
     const owner = sessionOwner(principalOf(ctx.authInfo), ctx.clientAddress);
     const admission = sessions.admit(owner);
     if (!admission.ok) return SESSION_REFUSALS[admission.reason]();
-    if (admission.evict) void closeSession(admission.evict);
+    if (admission.evict) {
+      // With a store the evicted record must be gone before the new one is counted across replicas.
+      const evicted = closeSession(admission.evict, true);
+      if (store) await evicted;
+    }
     const { versions } = await sdkV1();
-    const session = await createSession(
-      ctx,
-      owner,
-      negotiatedVersion(initialize.params?.protocolVersion, versions.supported, versions.latest),
+    const protocolVersion = negotiatedVersion(
+      initialize.params?.protocolVersion,
+      versions.supported,
+      versions.latest,
     );
+    let record: SessionRecord | undefined;
+    if (store) {
+      record = await newRecord(ctx, owner, protocolVersion, initialize.params);
+      const refused = await saveRecord(record);
+      if (refused) return refused;
+    }
+    const session = await createSession(ctx, owner, protocolVersion, record);
     return serveInSession(session, req, ctx, parsedBody);
   }
 
@@ -523,7 +784,17 @@ export function createMiddlewareHandler(options: McpHandlerOptions): McpHandler 
     if (duplicate) return duplicate;
     for (const id of ids) session.handingOver.add(id);
     session.lastSeen = performance.now();
+    if (session.stored) {
+      touchRecord(session, session.lastSeen);
+      if (req.method === 'DELETE') return deleteStoredSession(session, req, ctx, parsedBody);
+    }
     try {
+      const level = session.stored ? logLevelIn(parsedBody) : undefined;
+      // Saved before the answer, so the client's next request finds it on any replica.
+      if (level) {
+        session.stored!.record = { ...session.stored!.record, logLevel: level };
+        await store!.setLogLevel(session.id, level, idleMs).catch((error: unknown) => storeFailed(error));
+      }
       if (ctx) return await handleWithTransport(session.transport, req, ctx, parsedBody);
       return await session.transport.handleRequest(
         req,
@@ -535,8 +806,18 @@ export function createMiddlewareHandler(options: McpHandlerOptions): McpHandler 
     }
   }
 
-  async function createSession(ctx: HttpContext, owner: string, protocolVersion: string): Promise<Session> {
-    const id = crypto.randomUUID();
+  /**
+   * Makes a session: a new one, or (given the `record` of one another replica created, or that was saved) this
+   * replica's copy of it.
+   */
+  async function createSession(
+    ctx: HttpContext,
+    owner: string,
+    protocolVersion: string,
+    record?: SessionRecord,
+    restore = false,
+  ): Promise<Session> {
+    const id = record?.id ?? crypto.randomUUID();
     const { Transport } = await sdkV1();
     const transport = new Transport({
       sessionIdGenerator: () => id,
@@ -544,6 +825,15 @@ export function createMiddlewareHandler(options: McpHandlerOptions): McpHandler 
       maxRequestBodySize: maxBodySize,
     });
     const server = await makeServer(id, ctx);
+    if (restore && record) {
+      try {
+        restoreTransportState(transport, id);
+        restoreServerState(server, record);
+      } catch (error) {
+        await server.close().catch(() => {});
+        throw error;
+      }
+    }
     const decorated = decorate(transport);
     const handingOver = new Set<RequestId>();
     const session: Session = {
@@ -555,6 +845,7 @@ export function createMiddlewareHandler(options: McpHandlerOptions): McpHandler 
       owner,
       protocolVersion,
       handingOver,
+      ...(record ? { stored: { record, touchedAt: performance.now() } } : {}),
       lastSeen: performance.now(),
       busy: () => decorated.inFlight > 0 || handingOver.size > 0,
     };
@@ -758,7 +1049,8 @@ export function createMiddlewareHandler(options: McpHandlerOptions): McpHandler 
         });
       }
       if (sweeper) clearInterval(sweeper);
-      await Promise.all([...sessions.values()].map(closeSession));
+      unlisten?.();
+      await Promise.all([...sessions.values()].map((session) => closeSession(session)));
       for (const m of [...middleware].reverse()) {
         try {
           await m.close?.();

@@ -78,6 +78,12 @@ export {
 } from './scopes.js';
 export { describeError, MAX_LOGGED_TEXT, REDACTED, scrubSecrets } from './scrub.js';
 export { type WrapServerOptions, wrapServer } from './server.js';
+export {
+  MAX_SESSION_RECORD_BYTES,
+  type SessionRecord,
+  type SessionStore,
+  type SessionStoreEvents,
+} from './session-store.js';
 export { TRACE_IDS, type TraceIds } from './telemetry.js';
 export { throttled } from './throttle.js';
 export { type ErrorReport, MiddlewareTransport, type MiddlewareTransportOptions } from './transport.js';

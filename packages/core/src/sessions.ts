@@ -75,6 +75,11 @@ export class SessionTable<S extends SessionEntry> {
     return { ok: true, evict: undefined };
   }
 
+  /** Counts a new session refused by a bound kept elsewhere (a session store's cross-replica share). */
+  countRefusal(): void {
+    this.#refused++;
+  }
+
   add(session: S): void {
     this.#byId.set(session.id, session);
     let mine = this.#byOwner.get(session.owner);

@@ -224,3 +224,41 @@ describe('MiddlewareTransport', () => {
     await server.close();
   });
 });
+
+describe('MiddlewareTransport with a request id prefix (replicas sharing a session store)', () => {
+  it('sends server-to-client requests and their cancellations with the prefix and takes it off the answers', async () => {
+    const [clientSide, serverSide] = InMemoryTransport.createLinkedPair();
+    const decorated = new MiddlewareTransport(serverSide, { middleware: [], requestIdPrefix: 'r9:' });
+    const toServer: unknown[] = [];
+    decorated.onmessage = (message) => void toServer.push(message);
+    const toClient: unknown[] = [];
+    clientSide.onmessage = (message) => void toClient.push(message);
+    await decorated.start();
+    await clientSide.start();
+
+    await decorated.send({ jsonrpc: '2.0', id: 4, method: 'sampling/createMessage', params: {} });
+    await decorated.send({ jsonrpc: '2.0', method: 'notifications/cancelled', params: { requestId: 4 } });
+    await decorated.send({
+      jsonrpc: '2.0',
+      method: 'notifications/message',
+      params: { level: 'info', data: 'x' },
+    });
+    await waitFor(() => toClient.length === 3, 'three messages at the client');
+    expect(toClient).toEqual([
+      { jsonrpc: '2.0', id: 'r9:4', method: 'sampling/createMessage', params: {} },
+      { jsonrpc: '2.0', method: 'notifications/cancelled', params: { requestId: 'r9:4' } },
+      { jsonrpc: '2.0', method: 'notifications/message', params: { level: 'info', data: 'x' } },
+    ]);
+
+    await clientSide.send({ jsonrpc: '2.0', id: 'r9:4', result: {} });
+    // Another replica's answer, and the client's own requests, pass untouched.
+    await clientSide.send({ jsonrpc: '2.0', id: 'r1:4', result: {} });
+    await clientSide.send({ jsonrpc: '2.0', id: 'r9:7', method: 'ping' });
+    await waitFor(() => toServer.length === 3, 'three messages at the server');
+    expect(toServer).toEqual([
+      { jsonrpc: '2.0', id: 4, result: {} },
+      { jsonrpc: '2.0', id: 'r1:4', result: {} },
+      { jsonrpc: '2.0', id: 'r9:7', method: 'ping' },
+    ]);
+  });
+});

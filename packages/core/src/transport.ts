@@ -36,6 +36,11 @@ export interface MiddlewareTransportOptions {
   onCallStart?: () => void;
   /** @internal Told when a request has been answered (or cancelled by the client). */
   onCallEnd?: (transport: MiddlewareTransport) => void;
+  /**
+   * @internal Prefixed onto the ids of server-to-client requests on the way out and taken off their answers on the
+   * way in, so any replica can tell whose request an answer is for. Set by `createMiddlewareHandler` with a store.
+   */
+  requestIdPrefix?: string;
 }
 
 /** A request the server has been handed and whose answer we are waiting for. */
@@ -143,6 +148,9 @@ export class MiddlewareTransport implements Transport {
   }
 
   send(message: JSONRPCMessage, options?: TransportSendOptions): Promise<void> {
+    if (this.#options.requestIdPrefix !== undefined && 'method' in message) {
+      message = this.#prefixOutgoing(message);
+    }
     const id = isResult(message) || isError(message) ? message.id : undefined;
     if (id === undefined) return this.#inner.send(message, options);
     if (this.#passThrough) {
@@ -164,8 +172,32 @@ export class MiddlewareTransport implements Transport {
     return this.#inner.send(message, options);
   }
 
+  /** A server-to-client request, or the server's cancellation of one, with the replica's prefix on its id. */
+  #prefixOutgoing(message: JSONRPCMessage): JSONRPCMessage {
+    const prefix = this.#options.requestIdPrefix!;
+    if (isRequest(message)) return { ...message, id: `${prefix}${message.id}` };
+    if (isNotification(message) && message.method === 'notifications/cancelled') {
+      const params = message.params as { requestId?: RequestId } | undefined;
+      if (params?.requestId !== undefined) {
+        return { ...message, params: { ...params, requestId: `${prefix}${params.requestId}` } };
+      }
+    }
+    return message;
+  }
+
+  /** An answer to one of this replica's server-to-client requests, with the id the server gave it. */
+  #unprefixIncoming(message: JSONRPCMessage): JSONRPCMessage {
+    const prefix = this.#options.requestIdPrefix!;
+    if (!(isResult(message) || isError(message)) || typeof message.id !== 'string') return message;
+    if (!message.id.startsWith(prefix)) return message;
+    const rest = message.id.slice(prefix.length);
+    // The SDK numbers its requests; an id it never sent stays a string and finds no waiting request.
+    return { ...message, id: /^\d{1,15}$/.test(rest) ? Number(rest) : rest };
+  }
+
   #receive(message: JSONRPCMessage, extra: MessageExtraInfo | undefined): void {
     this.#options.link?.(extra);
+    if (this.#options.requestIdPrefix !== undefined) message = this.#unprefixIncoming(message);
     if (this.#passThrough) {
       if (isRequest(message) && !this.#open.has(message.id)) {
         this.#open.add(message.id);
