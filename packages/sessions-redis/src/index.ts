@@ -1,0 +1,1 @@
+export { type RedisSessions, type RedisSessionsOptions, redisSessions } from './redis-sessions.js';
