@@ -36,6 +36,8 @@ export interface MiddlewareTransportOptions {
   onCallStart?: () => void;
   /** @internal Told when a request has been answered (or cancelled by the client). */
   onCallEnd?: (transport: MiddlewareTransport) => void;
+  /** @internal Sees each notification the server sends, before it goes out (observe only). */
+  onNotification?: (notification: JSONRPCNotification, transport: MiddlewareTransport) => void;
 }
 
 /** A request the server has been handed and whose answer we are waiting for. */
@@ -144,7 +146,16 @@ export class MiddlewareTransport implements Transport {
 
   send(message: JSONRPCMessage, options?: TransportSendOptions): Promise<void> {
     const id = isResult(message) || isError(message) ? message.id : undefined;
-    if (id === undefined) return this.#inner.send(message, options);
+    if (id === undefined) {
+      if (this.#options.onNotification && isNotification(message)) {
+        try {
+          this.#options.onNotification(message, this);
+        } catch (error) {
+          this.#report(error, { phase: 'transport' });
+        }
+      }
+      return this.#inner.send(message, options);
+    }
     if (this.#passThrough) {
       if (!this.#open.delete(id)) return this.#inner.send(message, options);
       // Not an async function: the answer is handed to the inner transport synchronously, as without us.
