@@ -256,11 +256,11 @@ describe('notifications to and from sessions (HandlerHost)', () => {
     });
     const clients = await Promise.all([connectClient(s.url), connectClient(s.url)]);
     const got = [0, 0];
-    clients.forEach((client, i) =>
+    for (const [i, client] of clients.entries()) {
       client.setNotificationHandler(ToolListChangedNotificationSchema, () => {
         got[i]!++;
-      }),
-    );
+      });
+    }
     const firstId = (clients[0]!.transport as { sessionId?: string }).sessionId;
     // The GET stream opens after initialization: send until it is there.
     await waitFor(async () => {
