@@ -1,5 +1,11 @@
 import type { Middleware } from '@mcp-middleware/core';
 import type { Redis } from 'ioredis';
+import {
+  NotificationBus,
+  type NotificationBusOptions,
+  type ServerEventBus,
+  type SharedNotification,
+} from './bus.js';
 import { RedisEventStore, type RedisEventStoreOptions } from './event-store.js';
 
 export interface RedisSessionsOptions {
@@ -13,6 +19,8 @@ export interface RedisSessionsOptions {
   prefix?: string;
   /** Resumable streams (`scale.eventStore`): stream length and age, event size, timeout, log. See `RedisEventStoreOptions`. */
   events?: Omit<RedisEventStoreOptions, 'redis' | 'prefix'>;
+  /** Notifications across replicas: forwarding, subscription bounds, timeout, log. See `NotificationBusOptions`. */
+  notifications?: Omit<NotificationBusOptions, 'redis' | 'prefix'>;
 }
 
 /** The scale-out kit: a middleware (name `sessions-redis`) plus the pieces to pass to `createMiddlewareHandler`. */
@@ -20,6 +28,14 @@ export interface RedisSessions extends Middleware {
   readonly name: 'sessions-redis';
   /** Resumable SSE streams any replica can replay: `createMiddlewareHandler({ eventStore: scale.eventStore })`. */
   readonly eventStore: RedisEventStore;
+  /**
+   * Sends a shared notification (`notifications/{tools,prompts,resources}/list_changed`, `notifications/resources/
+   * updated` with `{ uri }`) to every session on every replica; `resources/updated` only to sessions subscribed to
+   * the URI. A failed publish (Redis away) is logged: this replica's sessions still get it.
+   */
+  notify(notification: SharedNotification): Promise<void>;
+  /** The same bus in SDK v2's `ServerEventBus` shape: `createMcpHandler(factory, { bus: scale.serverEventBus })`. */
+  readonly serverEventBus: ServerEventBus;
 }
 
 /** Shares what an MCP server keeps per session across replicas through Redis. */
@@ -28,9 +44,17 @@ export function redisSessions(options: RedisSessionsOptions): RedisSessions {
   const prefix = options.prefix ?? 'mcp:';
   if (typeof prefix !== 'string') throw new TypeError('redisSessions: `prefix` must be a string');
   const eventStore = new RedisEventStore({ ...options.events, redis: options.redis, prefix });
+  const bus = new NotificationBus({ ...options.notifications, redis: options.redis, prefix });
   return {
     name: 'sessions-redis',
     eventStore,
-    async close() {},
+    notify: (notification) => bus.notify(notification),
+    serverEventBus: bus.serverEventBus,
+    attach: (host) => bus.attach(host),
+    rpc: (call, next) => bus.rpc(call, next),
+    http: (req, ctx, next) => bus.http(req, ctx, next),
+    async close() {
+      await bus.close();
+    },
   };
 }

@@ -1,13 +1,12 @@
 /**
  * One replica of a scaled-out MCP server, as the multi-replica tests run it: a real server process. Reads PORT
- * (0 or absent: a free port), REDIS_URL and REPLICA (its name) from the environment and prints
+ * (0 or absent: a free port), REDIS_URL, PREFIX (key prefix) and REPLICA (its name) from the environment and prints
  * `listening on <MCP endpoint URL>` once it serves. `GET /replica` answers the replica's name.
  */
 import { createMiddlewareHandler, serve } from '@mcp-middleware/core';
-import { McpServer } from '@modelcontextprotocol/sdk/server/mcp.js';
 import { Redis } from 'ioredis';
-import { z } from 'zod';
 import { redisSessions } from './index.js';
+import { scaleTestServer } from './test-server.js';
 
 const name = process.env['REPLICA'] ?? 'replica';
 const port = Number(process.env['PORT'] ?? 0);
@@ -18,22 +17,15 @@ const redis = new Redis(redisUrl, {
   enableOfflineQueue: false,
   maxRetriesPerRequest: 1,
   connectTimeout: 2000,
+  retryStrategy: () => 100,
 });
 redis.on('error', () => {});
 const scale = redisSessions({ redis, prefix });
 
 const handler = createMiddlewareHandler({
-  server: ({ jsonSchemaValidator }) => {
-    const server = new McpServer({ name: `replica-${name}`, version: '1.0.0' }, { jsonSchemaValidator });
-    server.registerTool('echo', { inputSchema: { text: z.string() } }, async ({ text }) => ({
-      content: [{ type: 'text', text }],
-    }));
-    server.registerTool('replica', { description: 'Says which replica answers' }, async () => ({
-      content: [{ type: 'text', text: name }],
-    }));
-    return server;
-  },
+  server: scaleTestServer(name),
   middleware: [scale],
+  eventStore: scale.eventStore,
   routes: [{ path: '/replica', handle: async () => new Response(name) }],
 });
 
