@@ -1,6 +1,5 @@
 import type { McpHandlerOptions } from '@mcp-middleware/core';
 import { connectClient, startTestServer, type TestServer, waitFor } from '@mcp-middleware/core/testing';
-import type { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import {
   PromptListChangedNotificationSchema,
   ResourceListChangedNotificationSchema,

@@ -3,7 +3,6 @@ import {
   type Duration,
   type HandlerHost,
   type Middleware,
-  type ServerNotification,
   throttled,
   toMs,
 } from '@mcp-middleware/core';
