@@ -1,11 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import {
-  type Duration,
-  type HandlerHost,
-  type Middleware,
-  throttled,
-  toMs,
-} from '@mcp-middleware/core';
+import { type Duration, type HandlerHost, type Middleware, throttled, toMs } from '@mcp-middleware/core';
 import type { Redis } from 'ioredis';
 import { type RedisCommands, redisCommands } from './redis-commands.js';
 

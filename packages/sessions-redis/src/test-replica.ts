@@ -26,6 +26,8 @@ const handler = createMiddlewareHandler({
   server: scaleTestServer(name),
   middleware: [scale],
   eventStore: scale.eventStore,
+  // Clients come back fast after a cut stream (the SDK client's own backoff starts at 1 s).
+  retryInterval: '200ms',
   routes: [{ path: '/replica', handle: async () => new Response(name) }],
 });
 
