@@ -4,6 +4,7 @@
  * `listening on <MCP endpoint URL>` once it serves. `GET /replica` answers the replica's name.
  */
 import { createMiddlewareHandler, serve } from '@mcp-middleware/core';
+import type { JSONRPCMessage } from '@modelcontextprotocol/sdk/types.js';
 import { Redis } from 'ioredis';
 import { redisSessions } from './index.js';
 import { scaleTestServer } from './test-server.js';
@@ -28,8 +29,46 @@ const handler = createMiddlewareHandler({
   eventStore: scale.eventStore,
   // Clients come back fast after a cut stream (the SDK client's own backoff starts at 1 s).
   retryInterval: '200ms',
-  routes: [{ path: '/replica', handle: async () => new Response(name) }],
+  routes: [
+    { path: '/replica', handle: async () => new Response(name) },
+    { path: '/takeover', methods: ['POST'], handle: (req) => takeOver(req) },
+  ],
 });
+
+/**
+ * Finishes a `countdown` whose replica died, as a durable job runner would: reads how far the dead replica's stream
+ * in Redis got, and writes the remaining progress events and the result into that same stream, where a client that
+ * resumes with Last-Event-ID (on any replica) finds them. Body: `{ "sessionId": "..." }`.
+ */
+async function takeOver(req: Request): Promise<Response> {
+  const { sessionId } = (await req.json()) as { sessionId: string };
+  const [, keys] = await redis.scan('0', 'MATCH', `${prefix}events:${sessionId}/*`, 'COUNT', 1000);
+  for (const key of keys) {
+    const [last] = await redis.xrevrange(key, '+', '-', 'COUNT', 1);
+    const message = JSON.parse(last?.[1][1] ?? '{}') as {
+      method?: string;
+      params?: { progressToken: string | number; progress: number; total: number };
+    };
+    if (message.method !== 'notifications/progress' || !message.params) continue;
+    const { progressToken, progress, total } = message.params;
+    const streamId = key.slice(`${prefix}events:`.length);
+    for (let step = progress + 1; step <= total; step++) {
+      await scale.eventStore.storeEvent(streamId, {
+        jsonrpc: '2.0',
+        method: 'notifications/progress',
+        params: { progressToken, progress: step, total, message: `step ${step} on ${name}` },
+      });
+    }
+    const result: JSONRPCMessage = {
+      jsonrpc: '2.0',
+      id: progressToken,
+      result: { content: [{ type: 'text', text: `counted to ${total}, finished on ${name}` }] },
+    };
+    await scale.eventStore.storeEvent(streamId, result);
+    return Response.json({ streamId, from: progress + 1, to: total });
+  }
+  return Response.json({ error: 'no countdown to take over' }, { status: 404 });
+}
 
 const node = await serve(handler, { port, hostname: '127.0.0.1', shutdownSignals: ['SIGTERM'] });
 void handler.closed.then(() => redis.quit().catch(() => {}));
