@@ -194,7 +194,7 @@ describe('notifications across replicas', () => {
     }
     await one.redis.publish(
       `${prefix}notifications`,
-      JSON.stringify({ o: 'x', m: 'notifications/tools/list_changed' }),
+      JSON.stringify({ o: 'x', i: 'x:1', m: 'notifications/tools/list_changed' }),
     );
     await waitFor(() => client.got['tools'] === 1, 'the valid message');
     expect(client.got['updated']).toBeUndefined();

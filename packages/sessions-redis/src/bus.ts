@@ -23,6 +23,11 @@ export interface NotificationBusOptions {
   timeout?: Duration;
   /** Where outage notes go (at most one line per 10 s). @default console.warn */
   log?: (line: string) => void;
+  /**
+   * @internal Where each notification handed to sessions is marked with its id (by its message or params object),
+   * for the event store: copies of one session on several replicas then store it once, under one event id.
+   */
+  marks?: WeakMap<object, string>;
 }
 
 /** The notifications the bus carries: what every session may need to hear, whichever replica raised it. */
@@ -72,10 +77,10 @@ const METHOD_OF = Object.fromEntries(Object.entries(KIND_OF).map(([m, k]) => [k,
 const MAX_MESSAGE = 64 * 1024;
 const MAX_URI = 2048;
 
-/** What travels on the channel: the replica that raised it, the session whose server sent it, the notification. */
+/** What travels on the channel: the replica that raised it, its id, the notification. */
 interface Envelope {
   readonly o: string;
-  readonly s?: string;
+  readonly i: string;
   readonly m: SharedNotificationMethod;
   readonly p?: Record<string, unknown>;
 }
@@ -124,7 +129,9 @@ export class NotificationBus implements Middleware {
   readonly #listeners = new Set<(event: ServerEvent) => void>();
   /** Session id → the resource URIs it subscribed to (least recently subscribing session evicted first). */
   readonly #subscriptions = new Map<string, Set<string>>();
+  readonly #marks: WeakMap<object, string>;
   #subscriber: Redis | undefined;
+  #raised = 0;
   #closed = false;
 
   constructor(options: NotificationBusOptions) {
@@ -141,6 +148,7 @@ export class NotificationBus implements Middleware {
       if (!Number.isInteger(value) || value < 1)
         throw new TypeError(`NotificationBus: ${name} must be a whole number >= 1, got ${value}`);
     }
+    this.#marks = options.marks ?? new WeakMap();
     this.#commands = redisCommands(toMs(options.timeout ?? '500ms', 'NotificationBus: timeout'));
     const log = options.log ?? ((line: string) => console.warn(line));
     this.#warn = throttled('10s', (line: string, suppressed: number) =>
@@ -173,7 +181,10 @@ export class NotificationBus implements Middleware {
       const params = notification.params as Record<string, unknown> | undefined;
       if (notification.method === 'notifications/resources/updated' && !uriOf(params)) return;
       const shared: SharedNotification = { method: notification.method, ...(params ? { params } : {}) };
-      void this.#raise(shared, sessionId);
+      // The server's own message is marked too: other replicas' copies of its session store it under the same id.
+      const id = this.#nextId();
+      this.#marks.set(notification, id);
+      void this.#raise(shared, sessionId, id);
     });
   }
 
@@ -213,7 +224,7 @@ export class NotificationBus implements Middleware {
    */
   async notify(notification: SharedNotification): Promise<void> {
     checkNotification(notification);
-    await this.#raise(notification, undefined);
+    await this.#raise(notification, undefined, this.#nextId());
   }
 
   /** SDK v2's `ServerEventBus` over this bus: `createMcpHandler(factory, { bus: scale.serverEventBus })`. */
@@ -227,7 +238,7 @@ export class NotificationBus implements Middleware {
         ...(Object.keys(params).length > 0 ? { params } : {}),
       };
       checkNotification(notification);
-      void this.#raise(notification, undefined);
+      void this.#raise(notification, undefined, this.#nextId());
     },
     subscribe: (listener) => {
       this.start();
@@ -275,13 +286,20 @@ export class NotificationBus implements Middleware {
       );
   }
 
-  /** Delivers here first (Redis may be away), then publishes for the other replicas. */
-  async #raise(notification: SharedNotification, fromSession: string | undefined): Promise<void> {
-    const delivered = this.#deliver(notification, fromSession);
+  #nextId(): string {
+    return `${this.origin}:${++this.#raised}`;
+  }
+
+  /**
+   * Delivers here first (Redis may be away), then publishes for the other replicas. Here, the session whose server
+   * sent it is left out (it has it); elsewhere copies of that session get it, and the store keeps it once.
+   */
+  async #raise(notification: SharedNotification, fromSession: string | undefined, id: string): Promise<void> {
+    const delivered = this.#deliver(notification, fromSession, id);
     const envelope: Envelope = {
       o: this.origin,
+      i: id,
       m: notification.method,
-      ...(fromSession === undefined ? {} : { s: fromSession }),
       ...(notification.params ? { p: notification.params } : {}),
     };
     const text = JSON.stringify(envelope);
@@ -310,14 +328,19 @@ export class NotificationBus implements Middleware {
     if (envelope?.o === this.origin) return;
     const params = envelope?.p;
     if (typeof envelope?.m !== 'string' || !isShared(envelope.m)) return;
+    if (typeof envelope.i !== 'string' || envelope.i.length > 200) return;
     if (params !== undefined && (typeof params !== 'object' || params === null || Array.isArray(params)))
       return;
     if (envelope.m === 'notifications/resources/updated' && !uriOf(params)) return;
-    void this.#deliver({ method: envelope.m, ...(params ? { params } : {}) }, undefined);
+    void this.#deliver({ method: envelope.m, ...(params ? { params } : {}) }, undefined, envelope.i);
   }
 
   /** To this replica's sessions (except the one whose server raised it: it said so itself) and v2 listeners. */
-  async #deliver(notification: SharedNotification, fromSession: string | undefined): Promise<void> {
+  async #deliver(
+    notification: SharedNotification,
+    fromSession: string | undefined,
+    id: string,
+  ): Promise<void> {
     const uri =
       notification.method === 'notifications/resources/updated' ? uriOf(notification.params) : undefined;
     if (this.#listeners.size > 0) {
@@ -340,13 +363,11 @@ export class NotificationBus implements Middleware {
       if (sessionId === fromSession) return false;
       return uri === undefined || this.#subscriptions.get(sessionId)?.has(uri) === true;
     };
+    // A params object of its own (empty when there are none) carries the mark to the event store.
+    const params = { ...notification.params };
+    this.#marks.set(params, id);
     await Promise.all(
-      [...this.#hosts].map((host) =>
-        host.notifySessions(
-          { method: notification.method, ...(notification.params ? { params: notification.params } : {}) },
-          filter,
-        ),
-      ),
+      [...this.#hosts].map((host) => host.notifySessions({ method: notification.method, params }, filter)),
     );
     // Sessions gone from every handler (closed, expired) leave their subscriptions behind: drop them now.
     if (this.#hosts.size > 0) {

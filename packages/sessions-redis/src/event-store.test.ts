@@ -67,7 +67,7 @@ describe('RedisEventStore', () => {
     const s = store({ maxEvents: 10, ttl: '30s' });
     const first = await s.storeEvent('s3/a', progress(0));
     for (let n = 1; n < 1000; n++) await s.storeEvent('s3/a', progress(n));
-    const key = `${shared.prefix}events:s3/a`;
+    const key = `${shared.prefix}events:{s3/a}`;
     // MAXLEN ~ trims whole macro nodes (100 entries by default): approximately, never far above.
     expect(await shared.redis().xlen(key)).toBeLessThanOrEqual(200);
     const ttl = await shared.redis().pttl(key);
@@ -91,6 +91,34 @@ describe('RedisEventStore', () => {
     expect(await s.getStreamIdForEventId(big)).toBe('s4/a');
     const after = await replay(s, big);
     expect(after.ids).toEqual([next]);
+  });
+
+  it('stores a notification that copies of one session on several replicas hand it once, under one id', async () => {
+    // Each replica has its own objects and marks; what they share is the notification's id from the bus.
+    const marksA = new WeakMap<object, string>();
+    const marksB = new WeakMap<object, string>();
+    const a = store({ marks: marksA });
+    const b = store({ marks: marksB });
+    const changed = () => ({
+      jsonrpc: '2.0' as const,
+      method: 'notifications/tools/list_changed',
+      params: {},
+    });
+    const onA = changed();
+    const onB = changed();
+    marksA.set(onA.params, 'bus:1');
+    marksB.set(onB, 'bus:1');
+    const first = await a.storeEvent('s5/_GET_stream', progress(1));
+    const idA = await a.storeEvent('s5/_GET_stream', onA);
+    const idB = await b.storeEvent('s5/_GET_stream', onB);
+    expect(idB).toBe(idA);
+    // Unmarked events are stored each time.
+    const again = [
+      await b.storeEvent('s5/_GET_stream', changed()),
+      await a.storeEvent('s5/_GET_stream', changed()),
+    ];
+    expect(new Set([idA, ...again]).size).toBe(3);
+    expect((await replay(b, first)).ids).toEqual([idA, ...again]);
   });
 
   it('checks its options', () => {

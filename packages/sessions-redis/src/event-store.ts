@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import { type Duration, type EventId, type EventStore, type StreamId, toMs } from '@mcp-middleware/core';
 import type { JSONRPCMessage } from '@modelcontextprotocol/sdk/types.js';
 import type { Cluster, Redis } from 'ioredis';
@@ -18,6 +19,11 @@ export interface RedisEventStoreOptions {
   timeout?: Duration;
   /** Where outage notes go: one line when storing starts failing, one when it works again. @default console.warn */
   log?: (line: string) => void;
+  /**
+   * @internal Ids of notifications the bus hands to sessions, by message or params object. When copies of one
+   * session on several replicas store the same notification, it is stored once and each gets the same event id.
+   */
+  marks?: WeakMap<object, string>;
 }
 
 /** Most streams whose last stored position is remembered, for ids of events stored while Redis was away. */
@@ -28,6 +34,19 @@ const REPLAY_BATCH = 100;
 const MAX_EVENT_ID = 512;
 /** `<stream id>#<entry id>`, `~<n>` after it for an event that was not stored. */
 const EVENT_ID = /^(.+)#(\d+-\d+)(?:~\d+)?$/s;
+
+// Appends an event; for a marked one, only the first time its mark is seen on the stream, returning the same entry
+// id every time after.
+const STORE = `
+if KEYS[2] then
+  local seen = redis.call('GET', KEYS[2])
+  if seen then return seen end
+end
+local id = redis.call('XADD', KEYS[1], 'MAXLEN', '~', ARGV[1], '*', 'm', ARGV[2])
+redis.call('PEXPIRE', KEYS[1], ARGV[3])
+if KEYS[2] then redis.call('SET', KEYS[2], id, 'PX', ARGV[3]) end
+return id`;
+const STORE_SHA = createHash('sha1').update(STORE).digest('hex');
 
 /**
  * Where an event sits: its stream and its Redis Streams entry id. An event that could not be stored (Redis away, or
@@ -48,7 +67,7 @@ export class EventReplayError extends Error {
 
 /**
  * Resumable SSE streams for any replica: the SDK `EventStore` on Redis Streams. Each stream is one Redis stream
- * (`<prefix>events:<stream id>`; core names streams `<session id>/<stream id>`), bounded in length (`XADD MAXLEN ~`)
+ * (`<prefix>events:{<stream id>}`; core names streams `<session id>/<stream id>`), bounded in length (`XADD MAXLEN ~`)
  * and age (the key expires `ttl` after its last event). Event ids carry the stream id and the entry id, so a replica
  * that never saw the stream replays it from the id alone.
  *
@@ -64,6 +83,7 @@ export class RedisEventStore implements EventStore {
   readonly #maxEventSize: number;
   readonly #commands: RedisCommands;
   readonly #log: (line: string) => void;
+  readonly #marks: WeakMap<object, string> | undefined;
   /** Stream id → the entry id of its last stored event (least recently stored evicted first). */
   readonly #cursors = new Map<StreamId, string>();
   #unstored = 0;
@@ -87,10 +107,21 @@ export class RedisEventStore implements EventStore {
     }
     this.#commands = redisCommands(toMs(options.timeout ?? '500ms', 'RedisEventStore: timeout'));
     this.#log = options.log ?? ((line) => console.warn(line));
+    this.#marks = options.marks;
   }
 
+  /** The stream's key; its braces keep a stream and its marks in one Cluster slot. */
   #key(streamId: StreamId): string {
-    return `${this.#prefix}events:${streamId}`;
+    return `${this.#prefix}events:{${streamId}}`;
+  }
+
+  #markOf(message: JSONRPCMessage): string | undefined {
+    if (!this.#marks) return undefined;
+    const params = (message as { params?: unknown }).params;
+    return (
+      this.#marks.get(message) ??
+      (typeof params === 'object' && params !== null ? this.#marks.get(params) : undefined)
+    );
   }
 
   async storeEvent(streamId: StreamId, message: JSONRPCMessage): Promise<EventId> {
@@ -101,16 +132,18 @@ export class RedisEventStore implements EventStore {
     }
     let entry: string;
     try {
+      const key = this.#key(streamId);
+      const mark = this.#markOf(message);
+      const keys = mark === undefined ? [key] : [key, `${key}:mark:${mark}`];
+      const args = [...keys, this.#maxEvents, json, this.#ttlMs];
       entry = await this.#commands.run('store an event', async () => {
-        const key = this.#key(streamId);
-        const results = await this.#redis
-          .multi()
-          .xadd(key, 'MAXLEN', '~', this.#maxEvents, '*', 'm', json)
-          .pexpire(key, this.#ttlMs)
-          .exec();
-        const [error, id] = results?.[0] ?? [new Error('the transaction was discarded'), null];
-        if (error) throw error;
-        return id as string;
+        try {
+          return (await this.#redis.evalsha(STORE_SHA, keys.length, ...args)) as string;
+        } catch (error) {
+          // A Redis that restarted (or never ran it) does not know the script yet: send it once.
+          if (!(error instanceof Error && error.message.startsWith('NOSCRIPT'))) throw error;
+          return (await this.#redis.eval(STORE, keys.length, ...args)) as string;
+        }
       });
     } catch (error) {
       if (!this.#failing) {

@@ -43,8 +43,10 @@ export function redisSessions(options: RedisSessionsOptions): RedisSessions {
   if (!options?.redis) throw new TypeError('redisSessions: `redis` (an ioredis client) is required');
   const prefix = options.prefix ?? 'mcp:';
   if (typeof prefix !== 'string') throw new TypeError('redisSessions: `prefix` must be a string');
-  const eventStore = new RedisEventStore({ ...options.events, redis: options.redis, prefix });
-  const bus = new NotificationBus({ ...options.notifications, redis: options.redis, prefix });
+  // The bus marks what it hands to sessions; the store keeps a marked event once per stream.
+  const marks = new WeakMap<object, string>();
+  const eventStore = new RedisEventStore({ ...options.events, redis: options.redis, prefix, marks });
+  const bus = new NotificationBus({ ...options.notifications, redis: options.redis, prefix, marks });
   return {
     name: 'sessions-redis',
     eventStore,

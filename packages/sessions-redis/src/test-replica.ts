@@ -42,8 +42,9 @@ const handler = createMiddlewareHandler({
  */
 async function takeOver(req: Request): Promise<Response> {
   const { sessionId } = (await req.json()) as { sessionId: string };
-  const [, keys] = await redis.scan('0', 'MATCH', `${prefix}events:${sessionId}/*`, 'COUNT', 1000);
-  for (const key of keys) {
+  const [, keys] = await redis.scan('0', 'MATCH', `${prefix}events:{${sessionId}/*`, 'COUNT', 1000);
+  // Streams only, not the marks beside them.
+  for (const key of keys.filter((k) => k.endsWith('}'))) {
     const [last] = await redis.xrevrange(key, '+', '-', 'COUNT', 1);
     const message = JSON.parse(last?.[1][1] ?? '{}') as {
       method?: string;
@@ -51,7 +52,7 @@ async function takeOver(req: Request): Promise<Response> {
     };
     if (message.method !== 'notifications/progress' || !message.params) continue;
     const { progressToken, progress, total } = message.params;
-    const streamId = key.slice(`${prefix}events:`.length);
+    const streamId = key.slice(`${prefix}events:{`.length, -1);
     for (let step = progress + 1; step <= total; step++) {
       await scale.eventStore.storeEvent(streamId, {
         jsonrpc: '2.0',
