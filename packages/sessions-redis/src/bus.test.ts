@@ -38,6 +38,7 @@ async function replica(
   const server = await startTestServer({ server: scaleTestServer(name), middleware: [scale], ...extra });
   cleanups.push(async () => {
     await server.close();
+    await deleteKeys(redis, prefix).catch(() => {});
     redis.disconnect();
   });
   return { scale, server, redis, lines };
@@ -125,6 +126,10 @@ describe('notifications across replicas', () => {
     await subscribed.client.subscribeResource({ uri: 'note://a' });
     await unsubscribedLater.client.subscribeResource({ uri: 'note://a' });
     await unsubscribedLater.client.unsubscribeResource({ uri: 'note://a' });
+    // Recorded in Redis too, so a replica that restores the session knows it.
+    const sessionOf = (c: { client: { transport?: unknown } }) =>
+      (c.client.transport as { sessionId: string }).sessionId;
+    expect(await one.redis.smembers(`${prefix}subscribers:note://a`)).toEqual([sessionOf(subscribed)]);
 
     // From a server (its tool calls sendResourceUpdated) and from app code.
     await toucher.client.callTool({ name: 'touch', arguments: { uri: 'note://a' } });

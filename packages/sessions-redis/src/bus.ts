@@ -19,6 +19,13 @@ export interface NotificationBusOptions {
   maxSubscribedSessions?: number;
   /** Most resource subscriptions tracked per session. @default 100 */
   maxSubscriptionsPerSession?: number;
+  /**
+   * Most sessions recorded in Redis as subscribed to one URI (beyond it, only the replica that took the subscription
+   * knows it). @default 10000
+   */
+  maxSubscribersPerUri?: number;
+  /** A URI's subscriber list in Redis expires this long after its last subscription. @default '1h' */
+  subscriptionTtl?: Duration;
   /** How long a publish may take before it counts as failed. @default '500ms' */
   timeout?: Duration;
   /** Where outage notes go (at most one line per 10 s). @default console.warn */
@@ -123,6 +130,9 @@ export class NotificationBus implements Middleware {
   readonly #forward: boolean;
   readonly #maxSessions: number;
   readonly #maxPerSession: number;
+  readonly #maxPerUri: number;
+  readonly #subscriptionTtlMs: number;
+  readonly #prefix: string;
   readonly #commands: RedisCommands;
   readonly #warn: (line: string) => void;
   readonly #hosts = new Set<HandlerHost>();
@@ -137,13 +147,18 @@ export class NotificationBus implements Middleware {
   constructor(options: NotificationBusOptions) {
     if (!options?.redis) throw new TypeError('NotificationBus: `redis` (an ioredis client) is required');
     this.#redis = options.redis;
-    this.#channel = `${options.prefix ?? 'mcp:'}notifications`;
+    this.#prefix = options.prefix ?? 'mcp:';
+    this.#channel = `${this.#prefix}notifications`;
     this.#forward = options.forward ?? true;
     this.#maxSessions = options.maxSubscribedSessions ?? 10_000;
     this.#maxPerSession = options.maxSubscriptionsPerSession ?? 100;
+    this.#maxPerUri = options.maxSubscribersPerUri ?? 10_000;
+    this.#subscriptionTtlMs = toMs(options.subscriptionTtl ?? '1h', 'NotificationBus: subscriptionTtl');
     for (const [name, value] of [
       ['maxSubscribedSessions', this.#maxSessions],
       ['maxSubscriptionsPerSession', this.#maxPerSession],
+      ['maxSubscribersPerUri', this.#maxPerUri],
+      ['subscriptionTtl', this.#subscriptionTtlMs],
     ] as const) {
       if (!Number.isInteger(value) || value < 1)
         throw new TypeError(`NotificationBus: ${name} must be a whole number >= 1, got ${value}`);
@@ -196,10 +211,15 @@ export class NotificationBus implements Middleware {
     if (call.sessionId === undefined || result.error !== undefined) return result;
     if (call.method === 'resources/subscribe') {
       const uri = uriOf(call.params as Record<string, unknown> | undefined);
-      if (uri) this.#subscribe(call.sessionId, uri);
+      if (uri) await this.#subscribe(call.sessionId, uri);
     } else if (call.method === 'resources/unsubscribe') {
       const uri = uriOf(call.params as Record<string, unknown> | undefined);
-      if (uri) this.#subscriptions.get(call.sessionId)?.delete(uri);
+      if (uri) {
+        this.#subscriptions.get(call.sessionId)?.delete(uri);
+        await this.#commands
+          .run('forget a subscription', () => this.#redis.srem(this.#subscribersKey(uri), call.sessionId!))
+          .catch((error: Error) => this.#warn(`a subscription stays recorded in Redis: ${error.message}`));
+      }
     }
     return result;
   }
@@ -268,7 +288,47 @@ export class NotificationBus implements Middleware {
     }
   }
 
-  #subscribe(sessionId: string, uri: string): void {
+  /** The sessions subscribed to `uri`, on any replica: a session another replica restored keeps its subscriptions. */
+  #subscribersKey(uri: string): string {
+    return `${this.#prefix}subscribers:${uri}`;
+  }
+
+  async #subscribe(sessionId: string, uri: string): Promise<void> {
+    this.#subscribeHere(sessionId, uri);
+    const key = this.#subscribersKey(uri);
+    try {
+      const results = await this.#commands.run('record a subscription', () =>
+        this.#redis.multi().sadd(key, sessionId).pexpire(key, this.#subscriptionTtlMs).scard(key).exec(),
+      );
+      const count = results?.[2]?.[1];
+      if (typeof count === 'number' && count > this.#maxPerUri) {
+        await this.#commands.run('record a subscription', () => this.#redis.srem(key, sessionId));
+        this.#warn(
+          'a resource has more subscribers than maxSubscribersPerUri; the rest are known only where they subscribed',
+        );
+      }
+    } catch (error) {
+      this.#warn(
+        `a subscription is known only to this replica while Redis fails: ${(error as Error).message}`,
+      );
+    }
+  }
+
+  /** The sessions Redis lists as subscribed to `uri`; undefined when Redis cannot say (this replica's list alone). */
+  async #subscribersOf(uri: string): Promise<Set<string> | undefined> {
+    try {
+      return new Set(
+        await this.#commands.run('read subscriptions', () => this.#redis.smembers(this.#subscribersKey(uri))),
+      );
+    } catch (error) {
+      this.#warn(
+        `updates reach only subscriptions taken here while Redis fails: ${(error as Error).message}`,
+      );
+      return undefined;
+    }
+  }
+
+  #subscribeHere(sessionId: string, uri: string): void {
     let uris = this.#subscriptions.get(sessionId);
     if (uris) {
       this.#subscriptions.delete(sessionId);
@@ -357,11 +417,17 @@ export class NotificationBus implements Middleware {
         }
       }
     }
+    const elsewhere =
+      uri === undefined || this.#hosts.size === 0 ? undefined : await this.#subscribersOf(uri);
     const held = new Set<string>();
     const filter = (sessionId: string) => {
       held.add(sessionId);
       if (sessionId === fromSession) return false;
-      return uri === undefined || this.#subscriptions.get(sessionId)?.has(uri) === true;
+      return (
+        uri === undefined ||
+        this.#subscriptions.get(sessionId)?.has(uri) === true ||
+        elsewhere?.has(sessionId) === true
+      );
     };
     // A params object of its own (empty when there are none) carries the mark to the event store.
     const params = { ...notification.params };
