@@ -32,8 +32,10 @@ const MAX_CURSORS = 10_000;
 const REPLAY_BATCH = 100;
 /** Longest `Last-Event-ID` parsed; anything longer is not one of ours. */
 const MAX_EVENT_ID = 512;
+/** The last entry id within a millisecond: what was stored in the current one counts as seen. */
+const MAX_SEQUENCE = '18446744073709551615';
 /** `<stream id>#<entry id>`, `~<n>` after it for an event that was not stored. */
-const EVENT_ID = /^(.+)#(\d+-\d+)(?:~\d+)?$/s;
+const EVENT_ID = /^(.+)#(\d+-\d+)(?:~(t?)\d+)?$/s;
 
 // Appends an event; for a marked one, only the first time its mark is seen on the stream, returning the same entry
 // id every time after.
@@ -50,14 +52,16 @@ const STORE_SHA = createHash('sha1').update(STORE).digest('hex');
 
 /**
  * Where an event sits: its stream and its Redis Streams entry id. An event that could not be stored (Redis away, or
- * too large) gets the entry id of the last event stored before it on that stream (`0-0`: none) and a `~n` suffix
- * that keeps ids unique: a replay after it sends what was stored after that position, so nothing stored is lost and
- * nothing the client saw is repeated; the unstored events themselves are gone.
+ * too large) gets the entry id of the last event this replica stored on that stream and a `~n` suffix that keeps ids
+ * unique: a replay after it sends what was stored after that position, so nothing stored is lost and nothing the
+ * client saw is repeated; the unstored events themselves are gone. When this replica stored nothing on the stream
+ * (another replica's copy of the session did), the position is this replica's clock (the end of the current
+ * millisecond, suffix `~t<n>`): approximate, so it is not looked up before the replay.
  */
-function parseEventId(eventId: EventId): { streamId: StreamId; entry: string } | undefined {
+function parseEventId(eventId: EventId): { streamId: StreamId; entry: string; exact: boolean } | undefined {
   if (eventId.length > MAX_EVENT_ID) return undefined;
   const match = EVENT_ID.exec(eventId);
-  return match ? { streamId: match[1]!, entry: match[2]! } : undefined;
+  return match ? { streamId: match[1]!, entry: match[2]!, exact: match[3] !== 't' } : undefined;
 }
 
 /** Why a replay cannot give the client every event it missed. */
@@ -165,7 +169,10 @@ export class RedisEventStore implements EventStore {
   }
 
   #unstoredId(streamId: StreamId): EventId {
-    return `${streamId}#${this.#cursors.get(streamId) ?? '0-0'}~${++this.#unstored}`;
+    const cursor = this.#cursors.get(streamId);
+    return cursor === undefined
+      ? `${streamId}#${Date.now()}-${MAX_SEQUENCE}~t${++this.#unstored}`
+      : `${streamId}#${cursor}~${++this.#unstored}`;
   }
 
   async getStreamIdForEventId(eventId: EventId): Promise<StreamId | undefined> {
@@ -181,7 +188,7 @@ export class RedisEventStore implements EventStore {
     const { streamId } = position;
     const key = this.#key(streamId);
     let after = position.entry;
-    if (after !== '0-0') {
+    if (position.exact && after !== '0-0') {
       // The client's own event must still be there: if it was trimmed or expired, events after it may be gone too.
       const first = await this.#commands.run('replay events', () =>
         this.#redis.xrange(key, after, '+', 'COUNT', 1),
