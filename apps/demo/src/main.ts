@@ -3,7 +3,7 @@
  *
  *   npm run demo                                  # Streamable HTTP on 127.0.0.1:3000, API keys, memory limits
  *   AUTH_MODE=oauth npm run demo                  # OAuth, with an embedded development authorization server
- *   REDIS_URL=redis://127.0.0.1:6379 npm run demo # limits shared across instances
+ *   REDIS_URL=redis://127.0.0.1:6379 npm run demo # limits, resumable streams and notifications across instances
  *   OTEL_EXPORTER_OTLP_ENDPOINT=http://127.0.0.1:4318 npm run demo # traces and metrics over OTLP
  *   node --import tsx src/main.ts --transport stdio   # how Claude Desktop launches local servers
  */
@@ -30,6 +30,7 @@ import {
   rateLimit,
   type StoreFailureEvent,
 } from '@mcp-middleware/ratelimit-redis';
+import { redisSessions } from '@mcp-middleware/sessions-redis';
 import { StdioServerTransport } from '@modelcontextprotocol/sdk/server/stdio.js';
 import { Redis } from 'ioredis';
 import { ConfigError, type DemoConfig, loadConfig } from './config.js';
@@ -150,6 +151,8 @@ async function main(): Promise<void> {
       logStoreFailure(error, event);
     },
   });
+  // Many replicas behind one balancer: streams any replica can resume, list changes that reach every replica.
+  const scale = redis ? redisSessions({ redis, prefix: 'mcp-demo:' }) : undefined;
   // Before authentication, per address (IPv6 per /64), in memory: a flood of bad keys gets 429s cheaply instead
   // of a key check and a 401 each. Generous, since one address may carry many clients (NAT, a proxy).
   const preAuth = rateLimit({
@@ -189,6 +192,8 @@ async function main(): Promise<void> {
   const checks: HealthCheck[] = [];
   // The limiter's own check: Redis down is 'warn' (still ready), since onStoreFailure 'local' keeps serving.
   if (redis) checks.push(limits.storeCheck({ name: 'redis' }));
+  // Session records: Redis down is 'warn' too (sessions this replica holds keep working).
+  if (scale) checks.push(scale.sessions.check);
 
   let auth: Middleware | undefined;
   let devKey: string | undefined;
@@ -233,9 +238,20 @@ async function main(): Promise<void> {
       }),
     // Outermost first: logs see everything; probes answer before auth; the per-address limit before auth, so
     // floods are cheap to refuse; auth before limits, so limits key on the client's identity; errors innermost.
-    middleware: [...traced, log, probes, preAuth, ...(auth ? [auth] : []), limits, errs],
+    middleware: [
+      ...traced,
+      log,
+      probes,
+      preAuth,
+      ...(auth ? [auth] : []),
+      limits,
+      ...(scale ? [scale] : []),
+      errs,
+    ],
+    ...(scale ? { eventStore: scale.eventStore, retryInterval: '1s' } : {}),
     trustProxy: config.trustProxy,
-    sessions: { max: config.maxSessions },
+    // With Redis, any replica serves any session (records restored on demand), so no balancer affinity is needed.
+    sessions: { max: config.maxSessions, ...(scale ? { store: scale.sessions } : {}) },
     ...(config.allowedHosts.length > 0 ? { allowedHosts: config.allowedHosts } : {}),
   });
   handOverSignals(); // health() listens from here on
@@ -248,7 +264,7 @@ async function main(): Promise<void> {
   const lines = [
     '',
     `mcp-middleware demo ${VERSION} listening on ${mcpUrl}`,
-    `  auth: ${config.auth}${issuer ? ` (development authorization server at ${issuer})` : ''}; limits: ${redis ? 'Redis' : 'in memory'}`,
+    `  auth: ${config.auth}${issuer ? ` (development authorization server at ${issuer})` : ''}; limits: ${redis ? 'Redis' : 'in memory'}${scale ? '; sessions, streams and notifications: Redis' : ''}`,
     `  probes: ${new URL('/livez', node.url)}  ${new URL('/readyz', node.url)}`,
   ];
   if (telemetry) lines.push(`  telemetry: OTLP to ${process.env['OTEL_EXPORTER_OTLP_ENDPOINT']}`);

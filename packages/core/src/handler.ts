@@ -5,8 +5,10 @@ import type { AjvJsonSchemaValidator } from '@modelcontextprotocol/sdk/validatio
 import { type BodyReader, DEFAULT_MAX_BODY_SIZE, onBodyEnd, readJsonBody } from './body.js';
 import { resolveClientAddress, type TrustProxy, validateTrustProxy } from './client-address.js';
 import { composeHttp } from './compose.js';
+import { type CorsOptions, type CorsPolicy, corsPolicy } from './cors.js';
 import { type Duration, toMs } from './duration.js';
 import { errorToResponse, jsonRpcErrorResponse, MiddlewareError } from './errors.js';
+import { type EventStore, sessionEventStore } from './event-store.js';
 import { negotiatedVersion, refuseBatch, refuseDuplicateIds, requestIdsOf } from './messages.js';
 import { checkOrigin, isProbeHost, loopbackHosts, type OriginPolicy } from './origin.js';
 import { describeError } from './scrub.js';
@@ -32,6 +34,7 @@ import type {
   Middleware,
   Route,
   RouteKind,
+  ServerNotification,
 } from './types.js';
 
 /** What an MCP server must offer to be served: the SDK's `McpServer` and low-level `Server` both fit. */
@@ -120,6 +123,28 @@ export interface McpHandlerOptions {
   probeHosts?: readonly string[];
   /** Answer POSTs with plain JSON instead of SSE streams (no progress or server requests mid-call). @default false */
   enableJsonResponse?: boolean;
+  /**
+   * Makes SSE streams resumable (`server` serving with sessions): each event is stored and carries an `id:`, and a
+   * client that lost a stream resumes with `Last-Event-ID`. Every session shares the store, each under its own
+   * stream names (`<session id>/<stream id>`), so one session cannot replay another's events. A store every replica
+   * reaches (such as `@mcp-middleware/sessions-redis`) lets any replica replay. Not for `fetch` (SDK v2's
+   * `createMcpHandler` takes no event store) nor stateless serving (nothing to resume).
+   * @default none: events carry no id and a cut stream is lost
+   */
+  eventStore?: EventStore;
+  /**
+   * The reconnection delay suggested to clients in each resumable stream's first event (SSE `retry:`). Needs
+   * `eventStore`.
+   * @default none: the client's own backoff
+   */
+  retryInterval?: Duration;
+  /**
+   * Lets browser pages on other origins call the server: answers preflights (before any middleware, so auth does not
+   * challenge them) and adds `Access-Control-Allow-Origin` and `-Expose-Headers` to every answer to an allowed
+   * origin. Its origins also pass the Origin check.
+   * @default none: no CORS headers; preflights get 405
+   */
+  cors?: CorsOptions;
   /** Unexpected errors (the client sees only `Internal error`). @default printed to stderr */
   onError?: (error: unknown, report: ErrorReport) => void;
 }
@@ -307,6 +332,39 @@ function withHeaders(response: Response, headers: ReadonlyArray<readonly [string
   }
 }
 
+/** The event store and retry interval for a session's transport, checked once. */
+function resumabilityOptions(
+  options: McpHandlerOptions,
+): (sessionId: string) => { eventStore?: EventStore; retryInterval?: number } {
+  const store = options.eventStore;
+  if (store === undefined) {
+    if (options.retryInterval !== undefined)
+      throw new TypeError('createMiddlewareHandler: retryInterval needs an eventStore');
+    return () => ({});
+  }
+  if (typeof store?.storeEvent !== 'function' || typeof store.replayEventsAfter !== 'function') {
+    throw new TypeError(
+      'createMiddlewareHandler: eventStore must have storeEvent() and replayEventsAfter() (the SDK EventStore)',
+    );
+  }
+  if (options.fetch !== undefined) {
+    throw new TypeError(
+      "createMiddlewareHandler: eventStore applies to `server` serving; SDK v2's createMcpHandler takes no event store",
+    );
+  }
+  if (options.sessions === false) {
+    throw new TypeError(
+      'createMiddlewareHandler: eventStore needs sessions (stateless serving has no stream to resume)',
+    );
+  }
+  const retryInterval =
+    options.retryInterval === undefined ? undefined : toMs(options.retryInterval, 'retryInterval');
+  return (sessionId) => ({
+    eventStore: sessionEventStore(store, sessionId),
+    ...(retryInterval === undefined ? {} : { retryInterval }),
+  });
+}
+
 function defaultOnError(error: unknown, report: ErrorReport): void {
   console.error(`[mcp-middleware] unexpected error in ${report.phase} layer: ${describeError(error)}`);
 }
@@ -371,9 +429,15 @@ export function createMiddlewareHandler(options: McpHandlerOptions): McpHandler 
       ? replicaRequestIdPrefix(store.replicaId)
       : undefined;
   const onError = options.onError ?? defaultOnError;
+  const resumability = resumabilityOptions(options);
+  const cors: CorsPolicy | undefined = options.cors === undefined ? undefined : corsPolicy(options.cors);
   let originPolicy: OriginPolicy = {
     allowedHosts: options.allowedHosts?.map((h) => h.toLowerCase()),
-    allowedOrigins: options.allowedOrigins ?? [],
+    allowedOrigins: [
+      ...(options.allowedOrigins ?? []),
+      ...(cors && cors.origins !== '*' ? cors.origins : []),
+    ],
+    anyOrigin: cors?.origins === '*',
   };
   const probeHosts = (options.probeHosts ?? []).map((h) => h.toLowerCase());
   const enableJsonResponse = options.enableJsonResponse ?? false;
@@ -406,6 +470,12 @@ export function createMiddlewareHandler(options: McpHandlerOptions): McpHandler 
   const httpContextOf = (key: object) => links.get(key);
 
   const sessions = new SessionTable<Session>(maxSessions, maxPerPrincipal);
+  const notificationListeners = new Set<(notification: ServerNotification, sessionId: string) => void>();
+  const serverNotified = (notification: ServerNotification, transport: MiddlewareTransport) => {
+    const sessionId = transport.sessionId;
+    if (sessionId === undefined) return;
+    for (const listener of notificationListeners) listener(notification, sessionId);
+  };
   let inFlight = 0;
   let draining = false;
   let drainWaiters: Array<() => void> = [];
@@ -440,6 +510,8 @@ export function createMiddlewareHandler(options: McpHandlerOptions): McpHandler 
       middleware: [],
       onError: report,
       link,
+      // Listeners attach when the handler is made, before any session: none, no cost per message.
+      ...(notificationListeners.size > 0 ? { onNotification: serverNotified } : {}),
       onCallStart: callStarted,
       onCallEnd: (t) => {
         callEnded();
@@ -823,6 +895,7 @@ export function createMiddlewareHandler(options: McpHandlerOptions): McpHandler 
       sessionIdGenerator: () => id,
       enableJsonResponse,
       maxRequestBodySize: maxBodySize,
+      ...resumability(id),
     });
     const server = await makeServer(id, ctx);
     if (restore && record) {
@@ -925,11 +998,14 @@ export function createMiddlewareHandler(options: McpHandlerOptions): McpHandler 
   function direct(req: Request, info: FetchInfo | undefined): Promise<Response> | undefined {
     const sessionId = req.headers.get(SESSION_ID_HEADER);
     if (sessionId === null || draining || pathnameOf(req.url) !== path) return undefined;
+    // A browser's request gets its CORS headers on the full path.
+    if (cors && req.headers.get('origin') !== null) return undefined;
     const session = sessions.get(sessionId);
     // No middleware, so no identity: only sessions opened anonymously are served here.
     if (session?.principal !== principalOf(undefined) || !info?.setHeader) return undefined;
     if (!checkOrigin(originPolicy, req.headers.get('host'), req.headers.get('origin')).ok) return undefined;
     info.setHeader('x-request-id', requestIdOf(req));
+    if (cors) info.setHeader('vary', 'Origin');
     return serveDirect(session, req, info.readBody);
   }
 
@@ -942,6 +1018,23 @@ export function createMiddlewareHandler(options: McpHandlerOptions): McpHandler 
       throw error;
     }
     return serveInSession(session, req, undefined, parsedBody);
+  }
+
+  /**
+   * The methods to allow when `req` is a CORS preflight core answers (the MCP endpoint, or a route that does not
+   * serve OPTIONS itself) from an origin CORS allows; undefined otherwise.
+   */
+  function preflightMethods(
+    req: Request,
+    pathname: string,
+    route: RouteKind,
+    origin: string | null,
+  ): readonly string[] | undefined {
+    if (req.method !== 'OPTIONS' || !req.headers.has('access-control-request-method')) return undefined;
+    if (!cors!.allows(origin)) return undefined;
+    if (route === 'mcp') return ['GET', 'POST', 'DELETE'];
+    const methods = route === 'route' ? (routes.get(pathname)!.methods ?? ['GET', 'HEAD']) : undefined;
+    return methods?.includes('OPTIONS') ? undefined : methods;
   }
 
   async function fetch(req: Request, info?: FetchInfo): Promise<Response> {
@@ -993,6 +1086,8 @@ export function createMiddlewareHandler(options: McpHandlerOptions): McpHandler 
       startedAt: performance.now(),
     };
     ctx.setResponseHeader('x-request-id', ctx.requestId);
+    const origin = req.headers.get('origin');
+    if (cors) for (const [name, value] of cors.responseHeaders(origin)) ctx.setResponseHeader(name, value);
     let response: Response;
     // Origin guards what can change state (the MCP endpoint, protected routes); public metadata and probes may be
     // read cross-origin, as browser-based clients discovering the authorization server must, and answer probes
@@ -1001,9 +1096,14 @@ export function createMiddlewareHandler(options: McpHandlerOptions): McpHandler 
     const verdict =
       route === 'route' && !ctx.isProtected && isProbeHost(host, probeHosts)
         ? ({ ok: true } as const)
-        : checkOrigin(originPolicy, host, ctx.isProtected ? req.headers.get('origin') : null);
+        : checkOrigin(originPolicy, host, ctx.isProtected ? origin : null);
+    const preflight = cors && verdict.ok ? preflightMethods(req, pathname, route, origin) : undefined;
     if (!verdict.ok) {
       response = jsonRpcErrorResponse(403, -32000, verdict.message);
+    } else if (preflight) {
+      for (const [name, value] of cors!.preflightHeaders(origin!, preflight))
+        ctx.setResponseHeader(name, value);
+      response = new Response(null, { status: 204 });
     } else {
       try {
         response = await chain(req, ctx);
@@ -1077,6 +1177,24 @@ export function createMiddlewareHandler(options: McpHandlerOptions): McpHandler 
       return inFlight;
     },
     close,
+    async notifySessions(notification, filter) {
+      let sent = 0;
+      const message = { jsonrpc: '2.0' as const, method: notification.method, params: notification.params };
+      if (message.params === undefined) delete message.params;
+      await Promise.all(
+        [...sessions.values()].map(async (session) => {
+          if (filter && !filter(session.id)) return;
+          sent++;
+          // The inner transport: listeners see what servers send, not what they were handed from elsewhere.
+          await session.transport.send(message).catch((error) => report(error, { phase: 'transport' }));
+        }),
+      );
+      return sent;
+    },
+    onServerNotification(listener) {
+      notificationListeners.add(listener);
+      return () => void notificationListeners.delete(listener);
+    },
   };
   for (const m of middleware) m.attach?.(host);
 

@@ -2,6 +2,7 @@ export { DEFAULT_MAX_BODY_SIZE, onBodyEnd, readBounded } from './body.js';
 export { callOf, createKey, type Key } from './call.js';
 export { resolveClientAddress, type TrustProxy } from './client-address.js';
 export { composeHttp, composeRpc, type HttpHandler, type RpcHandler } from './compose.js';
+export { type CorsOptions, type CorsPolicy, corsPolicy } from './cors.js';
 export { type Duration, toMs } from './duration.js';
 export {
   ERROR_CODES,
@@ -12,6 +13,7 @@ export {
   type MiddlewareErrorOptions,
   RpcErrorCode,
 } from './errors.js';
+export { type EventId, type EventStore, type StreamId, sessionEventStore } from './event-store.js';
 export { ExpiringCache } from './expiring-cache.js';
 export {
   DEFAULT_MAX_JSON_BYTES,
@@ -100,5 +102,6 @@ export type {
   RpcErrorObject,
   RpcNext,
   RpcResult,
+  ServerNotification,
 } from './types.js';
 export { type HttpUrlRules, httpUrlOption } from './url-option.js';

@@ -4,6 +4,8 @@ export interface OriginPolicy {
   readonly allowedHosts: readonly string[] | undefined;
   /** `Origin` values accepted besides the request's own origin. */
   readonly allowedOrigins: readonly string[];
+  /** Every `Origin` is accepted (CORS explicitly open to any origin); the `Host` check still applies. */
+  readonly anyOrigin?: boolean;
 }
 
 export type OriginVerdict = { ok: true } | { ok: false; message: string };
@@ -59,7 +61,7 @@ export function checkOrigin(policy: OriginPolicy, host: string | null, origin: s
     return { ok: false, message: `Forbidden: Host header '${host ?? ''}' is not allowed` };
   }
   if (origin === null) return { ok: true };
-  if (policy.allowedOrigins.includes(origin)) return { ok: true };
+  if (policy.anyOrigin || policy.allowedOrigins.includes(origin)) return { ok: true };
   let originHost: string;
   try {
     originHost = new URL(origin).host;

@@ -41,6 +41,8 @@ export interface MiddlewareTransportOptions {
    * way in, so any replica can tell whose request an answer is for. Set by `createMiddlewareHandler` with a store.
    */
   requestIdPrefix?: string;
+  /** @internal Sees each notification the server sends, before it goes out (observe only). */
+  onNotification?: (notification: JSONRPCNotification, transport: MiddlewareTransport) => void;
 }
 
 /** A request the server has been handed and whose answer we are waiting for. */
@@ -152,7 +154,16 @@ export class MiddlewareTransport implements Transport {
       message = this.#prefixOutgoing(message);
     }
     const id = isResult(message) || isError(message) ? message.id : undefined;
-    if (id === undefined) return this.#inner.send(message, options);
+    if (id === undefined) {
+      if (this.#options.onNotification && isNotification(message)) {
+        try {
+          this.#options.onNotification(message, this);
+        } catch (error) {
+          this.#report(error, { phase: 'transport' });
+        }
+      }
+      return this.#inner.send(message, options);
+    }
     if (this.#passThrough) {
       if (!this.#open.delete(id)) return this.#inner.send(message, options);
       // Not an async function: the answer is handed to the inner transport synchronously, as without us.

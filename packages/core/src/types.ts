@@ -158,4 +158,21 @@ export interface HandlerHost {
   readonly inFlight: number;
   /** Drains and closes the handler: what `McpHandler.close()` does. */
   close(options?: CloseOptions): Promise<void>;
+  /**
+   * Sends a notification to the sessions this handler holds (SDK v1 `server` serving; none otherwise), each on its
+   * session's standalone stream (stored for replay when an `eventStore` is set), skipping sessions `filter` refuses.
+   * Resolves with how many sessions were sent it. It bypasses `onServerNotification` listeners.
+   */
+  notifySessions(notification: ServerNotification, filter?: (sessionId: string) => boolean): Promise<number>;
+  /**
+   * Calls `listener` with each notification a session's server sends (SDK v1 `server` serving), before it goes
+   * out; observe only. Returns a function that removes the listener.
+   */
+  onServerNotification(listener: (notification: ServerNotification, sessionId: string) => void): () => void;
+}
+
+/** A notification a server sends its client: a method and its params. */
+export interface ServerNotification {
+  readonly method: string;
+  readonly params?: JSONRPCNotification['params'];
 }

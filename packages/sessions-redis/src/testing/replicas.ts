@@ -9,6 +9,7 @@ import {
   request as httpRequest,
   type IncomingMessage,
   type OutgoingHttpHeaders,
+  type ServerResponse,
 } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { fileURLToPath } from 'node:url';
@@ -64,6 +65,11 @@ export interface Proxy {
   readonly url: URL;
   /** Chooses the target (an index into `targets`) for each request, numbered from 0. Default: round robin. */
   route(pick: (requestNumber: number, req: IncomingMessage) => number): void;
+  /**
+   * Drops every open connection, as a load balancer restart does: responses in flight, SSE streams included, end
+   * abruptly. Resolves with how many were dropped.
+   */
+  cut(): number;
   close(): Promise<void>;
 }
 
@@ -96,7 +102,10 @@ export async function startRoundRobinProxy(targets: readonly URL[]): Promise<Pro
   let pick: (requestNumber: number, req: IncomingMessage) => number = (n) => n % targets.length;
   let count = 0;
   const agent = new Agent({ keepAlive: true });
+  const responses = new Set<ServerResponse>();
   const server = createServer((req, res) => {
+    responses.add(res);
+    res.once('close', () => responses.delete(res));
     const index = pick(count++, req);
     const target = targets[index];
     if (!target) {
@@ -144,6 +153,11 @@ export async function startRoundRobinProxy(targets: readonly URL[]): Promise<Pro
     url: new URL(`http://127.0.0.1:${port}`),
     route(next) {
       pick = next;
+    },
+    cut() {
+      const open = [...responses];
+      for (const res of open) res.destroy();
+      return open.length;
     },
     async close() {
       await new Promise<void>((resolve) => {
