@@ -608,7 +608,7 @@ export function createMiddlewareHandler(options: McpHandlerOptions): McpHandler 
     );
   }
 
-  /** Saves a new session's record; a refusal when the store is down or the principal's share is used up. */
+  /** Saves a new session's record; a refusal when the record is too large or the principal's share is used up. */
   async function saveRecord(record: SessionRecord): Promise<Response | undefined> {
     if (!recordFits(record)) {
       return jsonRpcErrorResponse(400, -32600, 'Invalid Request: initialize params are too large');
@@ -623,8 +623,10 @@ export function createMiddlewareHandler(options: McpHandlerOptions): McpHandler 
       }
       return undefined;
     } catch (error) {
+      // The store is away: the session still starts, served by this replica alone (its share counted here only);
+      // the first touch after the store is back saves the record, and from then on any replica can restore it.
       storeFailed(error);
-      return storeUnavailable();
+      return undefined;
     }
   }
 

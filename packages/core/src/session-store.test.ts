@@ -177,7 +177,7 @@ describe('sessions.store (session records any replica can restore)', () => {
     expect(memory.calls.filter((c) => c === 'r1:load')).toHaveLength(2);
   });
 
-  it('answers 503 for new and unheld sessions while the store is down, and keeps serving the sessions it holds', async () => {
+  it('answers 503 for unheld sessions while the store is down, and keeps serving the sessions it holds and new ones', async () => {
     const memory = new SharedMemory();
     const [a, b] = await replicas(memory, 2);
     const headers = await openSession(a!, 'alice');
@@ -188,8 +188,15 @@ describe('sessions.store (session records any replica can restore)', () => {
     const elsewhere = await callTool(b!, headers, 'whoami');
     expect(elsewhere.status).toBe(503);
     expect(elsewhere.headers.get('retry-after')).toBe('5');
+    // A new session starts on this handler alone; its record is saved by a touch once the store is back.
     const fresh = await postJsonRpc(a!, initializeRequest(), { 'x-who': 'alice' });
-    expect(fresh.status).toBe(503);
+    expect(fresh.status).toBe(200);
+    await fresh.body?.cancel();
+    const freshId = fresh.headers.get('mcp-session-id')!;
+    expect(memory.records.has(freshId)).toBe(false);
+    const call = await callTool(a!, { ...headers, 'mcp-session-id': freshId }, 'whoami');
+    expect(call.status).toBe(200);
+    await call.text();
   });
 
   it('refuses an initialize whose client info would make an oversized record', async () => {

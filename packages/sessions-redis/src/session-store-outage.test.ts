@@ -49,7 +49,7 @@ describe('session records while Redis is down (a private redis-server, stopped a
     scales = [];
   });
 
-  it('keeps local sessions working, refuses new and remote ones with 503, and restores again once Redis is back', async () => {
+  it('keeps local sessions working, starts new ones locally, refuses remote ones with 503, and restores again once Redis is back', async () => {
     const urls = servers.map((s) => s.url);
     let target = 0;
     const { client, transport } = await routedClient(urls, () => target, { 'x-who': 'alice' });
@@ -66,12 +66,12 @@ describe('session records while Redis is down (a private redis-server, stopped a
         `r0 asked, client said q${i} ok`,
       );
     }
-    // A new session cannot be saved: 503 with Retry-After, within the store's timeout.
+    // A new session starts on r0 alone, without waiting longer than the store's timeout; its record is saved once
+    // Redis is back (below).
     const started = performance.now();
     const fresh = await postJsonRpc(urls[0]!, initializeBody(), { 'x-who': 'alice' });
-    expect(fresh.status).toBe(503);
-    expect(fresh.headers.get('retry-after')).toBe('5');
-    expect(await fresh.text()).toContain('session store is unreachable');
+    expect(fresh.status).toBe(200);
+    await fresh.body?.cancel();
     expect(performance.now() - started).toBeLessThan(2000);
     // r1 cannot read the record of the session r0 holds: 503, not 404 (the session may well exist).
     const remote = await postJsonRpc(
