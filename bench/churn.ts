@@ -5,7 +5,10 @@
  * to the idle timeout). The server reports its RSS and its heap after a full GC every 10 s; the steady state must be
  * flat, whatever the number of clients seen (every cache is bounded).
  *
- *   (after `npm run build`) node --import tsx churn.ts [--seconds 600] [--concurrency 16]
+ * New clients arrive at a fixed rate (`--rate` a second), so the number of sessions held settles whatever the
+ * machine's speed: about rate x 10 % x 30 s walked-away sessions waiting for the idle timeout.
+ *
+ *   (after `npm run build`) node --import tsx churn.ts [--seconds 600] [--rate 200] [--concurrency 16]
  */
 import { fork } from 'node:child_process';
 import { Agent, request } from 'node:http';
@@ -24,6 +27,7 @@ const { values } = parseArgs({
   options: {
     seconds: { type: 'string', default: '600' },
     concurrency: { type: 'string', default: '16' },
+    rate: { type: 'string', default: '200' },
     child: { type: 'boolean', default: false },
   },
 });
@@ -74,6 +78,7 @@ if (values.child) {
 } else {
   const seconds = Number(values.seconds);
   const concurrency = Number(values.concurrency);
+  const rate = Number(values.rate);
   const child = fork(fileURLToPath(import.meta.url), ['--child'], {
     execArgv: [...process.execArgv, '--expose-gc'],
     stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
@@ -122,11 +127,15 @@ if (values.child) {
   let clients = 0;
   let failures = 0;
   const address = (n: number) => `10.${(n >> 16) & 255}.${(n >> 8) & 255}.${n & 255}`;
-  const end = performance.now() + seconds * 1000;
+  const begin = performance.now();
+  const end = begin + seconds * 1000;
   await Promise.all(
     Array.from({ length: concurrency }, async () => {
       while (performance.now() < end) {
         const n = ++clients;
+        // Client n arrives n / rate seconds in.
+        const due = begin + (n * 1000) / rate - performance.now();
+        if (due > 0) await new Promise((resolve) => setTimeout(resolve, due));
         const from = { 'x-forwarded-for': address(n) };
         const init = await post(initializeRequest(0), from);
         if (!init.sessionId) {
@@ -157,7 +166,7 @@ if (values.child) {
     xs.reduce((a, s) => a + f(s), 0) / (xs.length || 1);
   const early = window(60, 120);
   const late = window(seconds - 60, seconds + 10);
-  console.log(`\n${clients} clients in ${seconds} s (${failures} failed requests)`);
+  console.log(`\n${clients} clients in ${seconds} s at ${rate}/s (${failures} failed requests)`);
   console.log(
     `RSS: ${(mean(early, (s) => s.rss) / 1e6).toFixed(1)} MB in the second minute, ${(mean(late, (s) => s.rss) / 1e6).toFixed(1)} MB in the last`,
   );
