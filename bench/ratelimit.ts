@@ -136,8 +136,10 @@ console.log(
   `Redis ${redisVersion} at ${own ? 'a private redis-server' : url}, Node ${process.version}, ${ROUNDS} interleaved rounds of ${SECONDS} s, ${KEYS} keys`,
 );
 console.log('median round (min-max over rounds)\n');
-console.log('| concurrency | arm | ops/s | Redis µs/call (commandstats) | Redis CPU µs/op (INFO cpu) |');
-console.log('| --- | --- | --- | --- | --- |');
+console.log(
+  '| concurrency | arm | ops/s | Redis µs/call (commandstats) | Redis CPU µs/op (INFO cpu) | client CPU µs/op |',
+);
+console.log('| --- | --- | --- | --- | --- | --- |');
 for (const c of CONCURRENCIES) {
   for (const arm of arms) {
     const xs = get(arm.name, c);
