@@ -35,7 +35,13 @@ type Era = 'legacy' | 'modern';
  * same behind `createMiddlewareHandler({ fetch })`, `v2-stack-<era>` with the full stack.
  */
 type V2Mode = `v2-${'bare' | 'core' | 'stack'}-${Era}`;
-type Mode = 'bare' | 'core' | 'core-full' | 'core+5' | StackMode | OnlyMode | V2Mode;
+/**
+ * Stateless serving (a server and transport per request, no session): `bare-stateless` is the SDK's own stateless
+ * transport behind `@hono/node-server`, `core-stateless` is `createMiddlewareHandler({ sessions: false })`,
+ * `stack-stateless` the same with the full stack.
+ */
+type StatelessMode = 'bare-stateless' | 'core-stateless' | 'stack-stateless';
+type Mode = 'bare' | 'core' | 'core-full' | 'core+5' | StackMode | OnlyMode | V2Mode | StatelessMode;
 
 function makeServer(options: ConstructorParameters<typeof McpServer>[1] = {}) {
   const server = new McpServer({ name: 'bench', version: '1.0.0' }, options);
@@ -48,7 +54,7 @@ function makeServer(options: ConstructorParameters<typeof McpServer>[1] = {}) {
 /** The port a child server listens on, and headers every request to it needs (an API key). */
 interface Started {
   port: number;
-  /** SDK v2 arms: which era's requests to send (no session). */
+  /** SDK v2 and stateless arms: which era's requests to send (no session). */
   era?: Era;
   headers: Record<string, string>;
 }
@@ -79,8 +85,37 @@ async function startV2(mode: V2Mode): Promise<Started> {
   return { port: Number(url.port), headers, era };
 }
 
+async function startStateless(mode: StatelessMode): Promise<Started> {
+  if (mode === 'bare-stateless') {
+    // The SDK's stateless example: a new server and transport for every request.
+    const server = honoServe({
+      port: 0,
+      hostname: '127.0.0.1',
+      fetch: async (req: Request) => {
+        const transport = new WebStandardStreamableHTTPServerTransport({ sessionIdGenerator: undefined });
+        const mcp = makeServer();
+        await mcp.connect(transport);
+        return transport.handleRequest(req);
+      },
+    });
+    await new Promise((r) => server.once('listening', r));
+    return { port: (server.address() as { port: number }).port, headers: {}, era: 'legacy' };
+  }
+  const { middleware, headers } =
+    mode === 'stack-stateless' ? await fullStack('stack') : { middleware: [], headers: {} };
+  const handler = createMiddlewareHandler({
+    server: ({ jsonSchemaValidator }) => makeServer({ jsonSchemaValidator }),
+    middleware,
+    sessions: false,
+  });
+  const { url } = await serve(handler, { port: 0 });
+  // No session to open: every request stands alone, as a 2025-11-25 client's would against a stateless server.
+  return { port: Number(url.port), headers, era: 'legacy' };
+}
+
 async function startServer(mode: Mode): Promise<Started> {
   if (mode.startsWith('v2-')) return startV2(mode as V2Mode);
+  if (mode.endsWith('-stateless')) return startStateless(mode as StatelessMode);
   if (mode.startsWith('stack') || mode.startsWith('only:')) {
     const { middleware, headers } = await fullStack(mode as StackMode | OnlyMode);
     const handler = createMiddlewareHandler({
