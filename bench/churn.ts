@@ -121,7 +121,10 @@ if (values.child) {
           );
         },
       );
-      req.on('error', reject);
+      // A keep-alive connection the server closed as it was reused (ECONNRESET) fails this client, not the run.
+      req.on('error', (error: NodeJS.ErrnoException) =>
+        error.code === 'ECONNRESET' || error.code === 'EPIPE' ? resolve({ status: 0 }) : reject(error),
+      );
       req.end(text);
     });
   let clients = 0;
