@@ -3,55 +3,15 @@
  * sample from the client), Redis connections that fail loudly, and a client whose requests go where a test says.
  */
 import type { McpHandlerOptions, ServerFactory } from '@mcp-middleware/core';
-import { identifyByHeader } from '@mcp-middleware/core/testing';
+import { identifyByHeader, initializeRequest } from '@mcp-middleware/core/testing';
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
 import { McpServer } from '@modelcontextprotocol/sdk/server/mcp.js';
 import { CreateMessageRequestSchema, CreateMessageResultSchema } from '@modelcontextprotocol/sdk/types.js';
-import { Redis, type RedisOptions } from 'ioredis';
 import { z } from 'zod';
 
-export const REDIS_URL = process.env['REDIS_URL'] ?? 'redis://127.0.0.1:6379';
-
-/** What the README recommends for the command client: fail fast instead of queueing while Redis is down. */
-export const FAST_FAIL: RedisOptions = {
-  enableOfflineQueue: false,
-  maxRetriesPerRequest: 1,
-  connectTimeout: 2000,
-  retryStrategy: () => 100,
-};
-
-/** Connects to `url` (the shared Redis by default), or throws a message that says what to do. Tests never skip. */
-export async function connectRedis(url = REDIS_URL): Promise<Redis> {
-  const client = new Redis(url, { ...FAST_FAIL, lazyConnect: true });
-  client.on('error', () => {});
-  try {
-    await client.connect();
-    await client.ping();
-  } catch (error) {
-    client.disconnect();
-    throw new Error(
-      `Redis is not reachable at ${url} (${(error as Error).message}). These tests need a real Redis: start one ` +
-        '(redis-server) or set REDIS_URL.',
-    );
-  }
-  return client;
-}
-
-/** A key prefix no other run shares. */
-export function uniquePrefix(label: string): string {
-  return `test:sess:${label}:${process.pid}:${Math.random().toString(36).slice(2, 10)}:`;
-}
-
-/** Deletes every key under `prefix`. */
-export async function deleteKeys(client: Redis, prefix: string): Promise<void> {
-  let cursor = '0';
-  do {
-    const [next, keys] = await client.scan(cursor, 'MATCH', `${prefix}*`, 'COUNT', 1000);
-    cursor = next;
-    if (keys.length > 0) await client.del(...keys);
-  } while (cursor !== '0');
-}
+// Redis connections and key prefixes: the package's one set of test helpers.
+export { connectRedis, deleteKeys, FAST_FAIL, REDIS_URL, uniquePrefix } from './test-redis.js';
 
 /**
  * The server every replica serves: `whoami` (the replica's name and the session id), `ask` (samples from the
@@ -156,16 +116,9 @@ export async function routedClient(
 
 /** An `initialize` request body from a client that can sample. */
 export function initializeBody(): unknown {
-  return {
-    jsonrpc: '2.0',
-    id: 1,
-    method: 'initialize',
-    params: {
-      protocolVersion: '2025-11-25',
-      capabilities: { sampling: {} },
-      clientInfo: { name: 'raw', version: '1.0.0' },
-    },
-  };
+  const body = initializeRequest(1) as { params: { capabilities: Record<string, unknown> } };
+  body.params.capabilities = { sampling: {} };
+  return body;
 }
 
 /** The text of a tool result's first content block. */
