@@ -17,8 +17,13 @@ export function redisCommands(timeoutMs: number): RedisCommands {
         return await Promise.race([
           command(),
           new Promise<never>((_, reject) => {
+            // A timer that fires late (a busy event loop) looks once more after the loop has read its sockets,
+            // so an answer Redis gave in time is used rather than taken for an outage.
             timer = setTimeout(
-              () => reject(new RedisCommandError(`${what}: Redis did not answer within ${timeoutMs} ms`)),
+              () =>
+                setImmediate(() =>
+                  reject(new RedisCommandError(`${what}: Redis did not answer within ${timeoutMs} ms`)),
+                ),
               timeoutMs,
             );
           }),

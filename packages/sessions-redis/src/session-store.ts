@@ -324,8 +324,13 @@ export class RedisSessionStore implements SessionStore {
       const result = await Promise.race([
         command,
         new Promise<never>((_, reject) => {
+          // A timer that fires late (a busy event loop) looks once more after the loop has read its sockets, so
+          // an answer Redis gave in time is used rather than taken for an outage.
           timer = setTimeout(
-            () => reject(new SessionStoreError(`Redis did not answer within ${this.#timeoutMs} ms`)),
+            () =>
+              setImmediate(() =>
+                reject(new SessionStoreError(`Redis did not answer within ${this.#timeoutMs} ms`)),
+              ),
             this.#timeoutMs,
           );
         }),
