@@ -7,14 +7,16 @@
  *
  *   node --import tsx cpu.ts [--calls 2000] [--rounds 9] [--arms core,noop,...]
  */
-import { fork } from 'node:child_process';
+import { fork, spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { createMiddlewareHandler, type FetchInfo, type Middleware } from '@mcp-middleware/core';
 import { initializeRequest } from '@mcp-middleware/core/testing';
+import { jsonLogger } from '@mcp-middleware/logging-json';
 import { McpServer } from '@modelcontextprotocol/sdk/server/mcp.js';
+import { context, metrics, SpanKind, trace } from '@opentelemetry/api';
 import { z } from 'zod';
-import { fullStack, type OnlyMode, type StackMode } from './stack.js';
+import { fullStack, type OnlyMode, registerSdk, type StackMode } from './stack.js';
 
 const { values } = parseArgs({
   options: {
@@ -41,7 +43,60 @@ async function arm(name: string): Promise<{ middleware: Middleware[]; headers: R
   if (name === 'noop5') return { middleware: [noop, noop, noop, noop, noop], headers: {} };
   if (name === 'noop-http') return { middleware: [noopHttp], headers: {} };
   if (name === 'noop-rpc') return { middleware: [noopRpc], headers: {} };
+  if (name.startsWith('logger-')) return { middleware: [await loggerArm(name)], headers: {} };
+  if (name.startsWith('otel-floor')) {
+    const stack = await fullStack('stack');
+    return { middleware: [tracingFloor(name), ...stack.middleware], headers: stack.headers };
+  }
   return fullStack(name as StackMode | OnlyMode);
+}
+
+/**
+ * `logger-{sync,batch}[-pipe]`: `jsonLogger()` alone, one write per line (`batchLines: false`) or one per turn,
+ * into /dev/null or into a pipe that another process (`cat`) reads, as a container's log collector reads stderr.
+ */
+async function loggerArm(name: string): Promise<Middleware> {
+  let destination: string | number = '/dev/null';
+  if (name.endsWith('-pipe')) {
+    const cat = spawn('cat', [], { stdio: ['pipe', 'ignore', 'ignore'] });
+    cat.unref();
+    destination = (cat.stdin as unknown as { _handle: { fd: number } })._handle.fd;
+  }
+  return jsonLogger({ destination, batchLines: name.startsWith('logger-batch') });
+}
+
+/**
+ * `otel-floor[-noctx|-metric]`: the least any tracing middleware can cost with the SDK registered as NodeSDK does:
+ * one span per call with five attributes, made active with `context.with` (not in `-noctx`), plus one histogram
+ * point in `-metric`; in front of the same stack as `stack+otel`. What `stack+otel` adds beyond it is ours.
+ */
+function tracingFloor(name: string): Middleware {
+  registerSdk(name !== 'otel-floor-noctx');
+  const tracer = trace.getTracer('floor');
+  const histogram = metrics.getMeter('floor').createHistogram('mcp.server.operation.duration');
+  return {
+    name: 'otel-floor',
+    rpc: async (call, next) => {
+      const span = tracer.startSpan(`${call.method} echo`, {
+        kind: SpanKind.SERVER,
+        attributes: {
+          'mcp.method.name': call.method,
+          'gen_ai.tool.name': 'echo',
+          'jsonrpc.request.id': String(call.id),
+          'mcp.session.id': call.sessionId ?? '',
+          'network.transport': 'tcp',
+        },
+      });
+      try {
+        return await (name === 'otel-floor-noctx'
+          ? next()
+          : context.with(trace.setSpan(context.active(), span), next));
+      } finally {
+        span.end();
+        if (name === 'otel-floor-metric') histogram.record(0.001, { 'mcp.method.name': call.method });
+      }
+    },
+  };
 }
 
 const encoder = new TextEncoder();
@@ -66,6 +121,9 @@ async function setUp(name: string) {
     ...headers,
   };
   const post = async (body: unknown, extra: Record<string, string>) => {
+    // Each request starts in a turn of its own, as one read from a socket does: what middleware defers to the end
+    // of a turn (the logger's batched writes, timers) runs as it would in a server.
+    await new Promise<void>((resolve) => setImmediate(resolve));
     const bytes = encoder.encode(JSON.stringify(body));
     const finished: Array<(aborted: boolean) => void> = [];
     const responseHeaders = new Map<string, string>();

@@ -37,6 +37,7 @@ import {
   parseTraceparent,
 } from './outcome.js';
 import { compileRedactPaths, field, MAX_FIELD, type RedactPath, redact, scrubText } from './redact.js';
+import { TurnWriter } from './turn-writer.js';
 
 export interface JsonLoggerOptions {
   /**
@@ -51,6 +52,15 @@ export interface JsonLoggerOptions {
    * @default 2 (stderr)
    */
   destination?: number | string | DestinationStream;
+  /**
+   * With a descriptor or path `destination`: lines made in one turn of the event loop are written together at the
+   * end of the turn, one system call for many lines under load. They are written on `close()` and, synchronously,
+   * when the process exits (an uncaught exception included); only a hard kill (SIGKILL, a crash of Node itself)
+   * within the turn loses them. `false`: one write per line, as it is made. Streams and loggers you pass in are
+   * written to as they are.
+   * @default true
+   */
+  batchLines?: boolean;
   /** The least severe level written when no `logger` is given. @default 'info' */
   level?: LevelWithSilent;
   /** Put each `tools/call`'s arguments (redacted) on its call line. @default false */
@@ -225,20 +235,22 @@ export function jsonLogger(options: JsonLoggerOptions = {}): JsonLogger {
     throw new TypeError(`jsonLogger: maxTrackedCalls must be a whole number >= 1, got ${maxTrackedCalls}`);
   }
 
+  const batchLines = options.batchLines ?? true;
+  if (typeof batchLines !== 'boolean') throw new TypeError('jsonLogger: batchLines must be a boolean');
+
   // A file named by path is ours to close; descriptors and streams belong to the caller.
   const file =
     options.logger === undefined && typeof destination === 'string'
       ? pino.destination({ dest: destination, sync: true, mkdir: true })
       : undefined;
+  const own =
+    file ??
+    (options.logger === undefined && typeof destination === 'number'
+      ? pino.destination({ fd: destination, sync: true })
+      : undefined);
   const base: Logger =
     options.logger ??
-    pino(
-      { level },
-      file ??
-        (typeof destination === 'number'
-          ? pino.destination({ fd: destination, sync: true })
-          : (destination as DestinationStream)),
-    );
+    pino({ level }, own ? (batchLines ? new TurnWriter(own) : own) : (destination as DestinationStream));
 
   let closed = false;
   // Each call's entry, for forCall: the tool finds it through core's call context (`callOf(extra)`).
