@@ -1,5 +1,24 @@
 import { describe, expect, it } from 'vitest';
-import { authRefusalReason, parseRateLimit, rpcRefusal } from './outcomes.js';
+import { authRefusalReason, parseRateLimit, policyNames, rpcRefusal } from './outcomes.js';
+
+describe('policyNames', () => {
+  it.each([
+    '"per-client";r=4;t=60',
+    '"per-client";r=4;t=60, "tool\\"s";r=0;t=3',
+    '"a\\"b";r=1',
+    '"";r=1',
+    `"${'x'.repeat(64)}";r=1`,
+    `"${'x'.repeat(65)}";r=1`,
+    '"name" junk',
+    '"name";r=1 ',
+    ' "name";r=1',
+    '"unclosed;r=1',
+    'nonsense',
+    '',
+  ])('names the same policies as parseRateLimit for %j', (header) => {
+    expect(policyNames(header)).toEqual(parseRateLimit(header).map((item) => item.policy));
+  });
+});
 
 describe('parseRateLimit', () => {
   it('reads each policy and what remains of it', () => {

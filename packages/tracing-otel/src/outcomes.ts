@@ -30,6 +30,27 @@ export function parseRateLimit(value: string | null | undefined): RateLimitItem[
   return items;
 }
 
+const PARAMS = /^(?:;[a-z]+=[^;,]*)*\s*$/;
+
+/**
+ * The policy names of a `RateLimit` header: what every admitted request needs. The usual header, one policy with
+ * a plain name, is read with one small match; anything else goes through `parseRateLimit`, so both agree.
+ */
+export function policyNames(value: string): string[] {
+  const close = value.indexOf('"', 1);
+  if (
+    value.charCodeAt(0) === 34 &&
+    close > 1 &&
+    close <= 65 &&
+    !value.includes(',') &&
+    !value.includes('\\') &&
+    PARAMS.test(value.slice(close + 1))
+  ) {
+    return [value.slice(1, close)];
+  }
+  return parseRateLimit(value).map((item) => item.policy);
+}
+
 const REASON = /^[A-Za-z0-9_.-]{1,64}$/;
 
 /**

@@ -31,7 +31,7 @@ import {
   type TracerProvider,
   trace,
 } from '@opentelemetry/api';
-import { authRefusalReason, parseRateLimit, rpcRefusal } from './outcomes.js';
+import { authRefusalReason, parseRateLimit, policyNames, rpcRefusal } from './outcomes.js';
 import {
   ATTR,
   type CallEnd,
@@ -395,7 +395,11 @@ export function tracing(options: TracingOptions = {}): Tracing {
     const get = (name: string): string | null =>
       headers instanceof Headers ? headers.get(name) : (headers[name] ?? null);
     const span = entry.annotate;
-    const reason = authRefusalReason(status, get('www-authenticate'), data?.reason);
+    // Headers are read only where they can matter: most responses are a 200 from the MCP endpoint.
+    const reason =
+      status === 401 || status === 403
+        ? authRefusalReason(status, get('www-authenticate'), data?.reason)
+        : undefined;
     if (reason !== undefined && ctx.isProtected) {
       span?.setAttributes({ [ATTR.AUTH_OUTCOME]: 'refused', [ATTR.AUTH_REASON]: reason });
       countAuthRefusal(reason, 'http');
@@ -415,10 +419,10 @@ export function tracing(options: TracingOptions = {}): Tracing {
       span?.setAttribute(ATTR.RATELIMIT_DECISION, 'limited');
       if (refused !== undefined) span?.setAttribute(ATTR.RATELIMIT_POLICY, refused);
     } else if (rateLimitHeader !== undefined) {
-      for (const item of parseRateLimit(rateLimitHeader)) countRateLimit(item.policy, 'allowed', 'http');
+      for (const policy of policyNames(rateLimitHeader)) countRateLimit(policy, 'allowed', 'http');
       span?.setAttribute(ATTR.RATELIMIT_DECISION, 'allowed');
     }
-    if (get('content-type')?.startsWith('application/health+json')) {
+    if (ctx.route === 'route' && get('content-type')?.startsWith('application/health+json')) {
       span?.setAttribute(ATTR.HEALTH_STATUS, status < 300 ? 'pass' : 'fail');
     }
   }
