@@ -102,6 +102,68 @@ describe('wrapServer (SDK v1)', () => {
     await client.close();
   });
 
+  it('tells a cancelled call by call.cancelled, and a signal first read after cancel() is already aborted', async () => {
+    const seen: Array<{ before: boolean; after: boolean; aborted: boolean; reason: unknown }> = [];
+    const server = new McpServer({ name: 's', version: '1.0.0' });
+    let toolSignal: AbortSignal | undefined;
+    server.registerTool('quick', {}, async (extra) => {
+      toolSignal = extra.signal;
+      return { content: [] };
+    });
+    wrapServer(server, {
+      middleware: [
+        {
+          name: 'canceller',
+          async rpc(call, next) {
+            if (call.method !== 'tools/call') return next();
+            const before = call.cancelled;
+            call.cancel('enough');
+            seen.push({
+              before,
+              after: call.cancelled,
+              aborted: call.signal.aborted,
+              reason: call.signal.reason,
+            });
+            return next();
+          },
+        },
+      ],
+    });
+    const client = await connected(server);
+    await expect(client.callTool({ name: 'quick', arguments: {} })).rejects.toMatchObject({ code: -32001 });
+    expect(seen).toEqual([{ before: false, after: true, aborted: true, reason: 'enough' }]);
+    // The call was cancelled before the server's handler ran: the tool never ran.
+    expect(toolSignal).toBeUndefined();
+    await client.close();
+  });
+
+  it("gives the tool the call's own signal as extra.signal, the same object the middleware reads", async () => {
+    let fromMiddleware: AbortSignal | undefined;
+    let fromTool: AbortSignal | undefined;
+    const server = new McpServer({ name: 's', version: '1.0.0' });
+    server.registerTool('look', {}, async (extra) => {
+      fromTool = extra.signal;
+      return { content: [] };
+    });
+    wrapServer(server, {
+      middleware: [
+        {
+          name: 'reader',
+          rpc(call, next) {
+            if (call.method === 'tools/call') fromMiddleware = call.signal;
+            return next();
+          },
+        },
+      ],
+    });
+    const client = await connected(server);
+    await client.callTool({ name: 'look', arguments: {} });
+    expect(fromTool).toBeInstanceOf(AbortSignal);
+    expect(fromTool).toBe(fromMiddleware);
+    expect(fromTool?.aborted).toBe(false);
+    await client.close();
+  });
+
   it('works on the low-level Server too', async () => {
     const calls: RpcCall[] = [];
     const server = new Server({ name: 's', version: '1.0.0' }, { capabilities: {} });

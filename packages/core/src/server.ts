@@ -1,4 +1,4 @@
-import { type CallInit, stampCall } from './call.js';
+import { type CallInit, callOf, stampCall } from './call.js';
 import { composeRpc, type RpcHandler } from './compose.js';
 import { MiddlewareError } from './errors.js';
 import type { ErrorReport } from './transport.js';
@@ -97,10 +97,12 @@ class ServerCall implements RpcCall {
   readonly requestInfo: RpcCall['requestInfo'];
   readonly http: HttpContext | undefined;
   readonly protocolVersion: string | undefined;
-  readonly signal: AbortSignal;
   readonly startedAt = performance.now();
   readonly notify: RpcCall['notify'];
-  readonly #controller: AbortController;
+  /** Made when the signal is first read: most calls finish without anyone asking for it. */
+  #controller: AbortController | undefined;
+  /** Why the call was aborted, once it was (before or after the signal was made). */
+  #abortReason: string | undefined;
   #state: Map<string | symbol, unknown> | undefined;
   /** Settles the innermost `next()` early when the call is cancelled while the server works on it. */
   #settle: ((result: RpcResult) => void) | undefined;
@@ -111,7 +113,7 @@ class ServerCall implements RpcCall {
   readonly #request: SdkRequest;
   readonly #extra: SdkExtra;
 
-  constructor(init: CallInit, controller: AbortController, request: SdkRequest, extra: SdkExtra) {
+  constructor(init: CallInit, request: SdkRequest, extra: SdkExtra) {
     this.#request = request;
     this.#extra = extra;
     this.id = init.id;
@@ -125,8 +127,30 @@ class ServerCall implements RpcCall {
     this.http = init.http;
     this.protocolVersion = init.protocolVersion;
     this.notify = init.notify;
-    this.#controller = controller;
-    this.signal = controller.signal;
+  }
+
+  get signal(): AbortSignal {
+    if (this.#controller === undefined) {
+      this.#controller = new AbortController();
+      if (this.#abortReason !== undefined) this.#controller.abort(this.#abortReason);
+    }
+    return this.#controller.signal;
+  }
+
+  get cancelled(): boolean {
+    return this.#abortReason !== undefined;
+  }
+
+  /** The SDK's own signal for the request aborted (the client cancelled, the connection closed). */
+  handleEvent(event: Event): void {
+    this.cancel(String((event.target as AbortSignal).reason ?? 'cancelled'));
+  }
+
+  /** Aborts the handler's signal (made now or when first read), once. */
+  abort(reason: string): void {
+    if (this.#abortReason !== undefined) return;
+    this.#abortReason = reason;
+    this.#controller?.abort(reason);
   }
 
   get state(): Map<string | symbol, unknown> {
@@ -143,7 +167,7 @@ class ServerCall implements RpcCall {
   }
 
   cancel(reason = 'cancelled by middleware'): void {
-    if (!this.#controller.signal.aborted) this.#controller.abort(reason);
+    this.abort(reason);
     const settle = this.#settle;
     this.#settle = undefined;
     settle?.({ error: CANCELLED });
@@ -151,7 +175,7 @@ class ServerCall implements RpcCall {
 
   /** The innermost `next()`: runs the SDK's handler and waits for its answer (or a cancellation). */
   deliver(handler: SdkHandler): Promise<RpcResult> {
-    if (this.signal.aborted) return Promise.resolve({ error: CANCELLED });
+    if (this.cancelled) return Promise.resolve({ error: CANCELLED });
     const request = this.#request;
     const extra = this.#extra;
     this.serverBusy = true;
@@ -181,6 +205,18 @@ class ServerCall implements RpcCall {
     });
   }
 }
+
+/**
+ * `extra.signal` (v1) or `ctx.mcpReq.signal` (v2) as the handler sees it: the call's own signal, made on first read.
+ * One descriptor for every call; the getter finds its call by the stamp on the object.
+ */
+const CALL_SIGNAL: PropertyDescriptor = {
+  get(this: object): AbortSignal | undefined {
+    return callOf(this)?.signal;
+  },
+  enumerable: true,
+  configurable: true,
+};
 
 /** Reads what a call needs from the SDK's per-request object, whichever line made it. */
 function callInit(
@@ -257,21 +293,21 @@ export function wrapServer<S extends object>(server: S, options: WrapServerOptio
     // The chain's innermost step reaches this handler; built once per handler, not per call.
     const chain: RpcHandler = composeRpc(middleware, (call) => (call as ServerCall).deliver(handler));
     return (request, extra) => {
-      const controller = new AbortController();
-      const sdkSignal = extra.mcpReq?.signal ?? extra.signal;
-      // The handler sees our signal, so `call.cancel()` aborts the tool.
-      if (extra.mcpReq) extra.mcpReq.signal = controller.signal;
-      else extra.signal = controller.signal;
-      const init = callInit(request, extra, httpContext);
-      const call = new ServerCall(init, controller, request, extra);
+      const mcpReq = extra.mcpReq;
+      const sdkSignal = mcpReq?.signal ?? extra.signal;
+      const call = new ServerCall(callInit(request, extra, httpContext), request, extra);
       stampCall(extra, call);
+      // The handler sees the call's signal, so `call.cancel()` aborts the tool; it is made only if read.
+      if (mcpReq) {
+        stampCall(mcpReq, call);
+        Object.defineProperty(mcpReq, 'signal', CALL_SIGNAL);
+      } else {
+        Object.defineProperty(extra, 'signal', CALL_SIGNAL);
+      }
       // The SDK's signal (the client cancelled, the connection closed) cancels the call: next() settles at once.
       if (sdkSignal) {
         if (sdkSignal.aborted) call.cancel(String(sdkSignal.reason ?? 'cancelled'));
-        else
-          sdkSignal.addEventListener('abort', () => call.cancel(String(sdkSignal.reason ?? 'cancelled')), {
-            once: true,
-          });
+        else sdkSignal.addEventListener('abort', call, { once: true });
       }
       let outcome: Promise<RpcResult>;
       try {
@@ -282,13 +318,13 @@ export function wrapServer<S extends object>(server: S, options: WrapServerOptio
       return outcome.then(
         (result) => {
           // A middleware answered without waiting for the handler (a timeout, say): stop the handler's work.
-          if (call.serverBusy && !controller.signal.aborted) controller.abort('answered by middleware');
+          if (call.serverBusy) call.abort('answered by middleware');
           if (result.error === undefined) return result.result;
           if (call.serverError?.object === result.error) throw call.serverError.thrown;
           throw new RpcAnswer(result.error);
         },
         (error: unknown) => {
-          if (call.serverBusy && !controller.signal.aborted) controller.abort('middleware failed');
+          if (call.serverBusy) call.abort('middleware failed');
           if (MiddlewareError.is(error)) {
             throw new RpcAnswer({
               code: error.rpcCode,

@@ -273,6 +273,9 @@ export class MiddlewareTransport implements Transport {
       requestInfo: extra?.requestInfo,
       http,
       signal: controller.signal,
+      get cancelled() {
+        return controller.signal.aborted;
+      },
       state,
       get: (key) => state.get(key) as never,
       set: (key, value) => void state.set(key, value),

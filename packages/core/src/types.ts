@@ -85,6 +85,11 @@ export interface RpcCall {
   readonly http: HttpContext | undefined;
   /** Aborted when the client cancels the call, the transport closes, or a middleware calls `cancel()`. */
   readonly signal: AbortSignal;
+  /**
+   * Whether `signal` has aborted. Reading it does not make the signal (which is built only when first asked for):
+   * prefer it to `signal.aborted` on the hot path.
+   */
+  readonly cancelled: boolean;
   /** Per-call scratch space for middleware that cooperate. Prefer typed keys with `get`/`set`. */
   readonly state: Map<string | symbol, unknown>;
   /** Reads what a middleware stored under a key made by `createKey<T>()`. Tools reach it through `callOf(extra)`. */

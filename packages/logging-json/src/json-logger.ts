@@ -191,6 +191,11 @@ function traceOf(params: RpcCall['params'], info: RequestInfo | undefined) {
   return parseTraceparent(meta?.['traceparent']) ?? parseTraceparent(header(info, 'traceparent'));
 }
 
+/** Whether a call was cancelled without building its signal; a core older than `RpcCall.cancelled` reads the signal. */
+function isCancelled(call: RpcCall): boolean {
+  return (call as { cancelled?: boolean }).cancelled ?? call.signal.aborted;
+}
+
 /**
  * Structured JSON logs for an MCP server: one line per HTTP request and one per JSON-RPC call, with credentials
  * redacted, written with pino to stderr by default; and `forCall(extra, server)`, a logger bound to a call that
@@ -438,7 +443,7 @@ export function jsonLogger(options: JsonLoggerOptions = {}): JsonLogger {
         writeCall(call, entry, classifyThrown(error));
         throw error;
       }
-      writeCall(call, entry, classifyResult(answer, call.signal.aborted));
+      writeCall(call, entry, classifyResult(answer, isCancelled(call)));
       return answer;
     },
 

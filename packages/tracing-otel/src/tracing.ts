@@ -221,6 +221,11 @@ function checkBoolean(value: unknown, name: string): boolean | undefined {
   return value;
 }
 
+/** Whether a call was cancelled without building its signal; a core older than `RpcCall.cancelled` reads the signal. */
+function isCancelled(call: RpcCall): boolean {
+  return (call as { cancelled?: boolean }).cancelled ?? call.signal.aborted;
+}
+
 /**
  * OpenTelemetry for an MCP server: one server span per JSON-RPC request following the MCP semantic conventions,
  * parented on the trace context the client put in `params._meta` (with the HTTP request's context as a link), an
@@ -591,7 +596,7 @@ export function tracing(options: TracingOptions = {}): Tracing {
 
   /** Classifies the answer and counts RPC-layer refusals (per-tool limits, scopes). */
   function classify(call: RpcCall, answer: RpcResult): CallEnd {
-    const end = endOfAnswer(answer, call.signal.aborted);
+    const end = endOfAnswer(answer, isCancelled(call));
     if (answer.error !== undefined) {
       const refusal = rpcRefusal(answer.error.code, answer.error.data);
       if (refusal?.kind === 'rate_limited') countRateLimit(refusal.policy ?? '_OTHER', 'limited', 'rpc');
