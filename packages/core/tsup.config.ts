@@ -5,7 +5,9 @@ export default packageBuildConfig({
     index: 'src/index.ts',
     'testing/index': 'src/testing/index.ts',
     'testing/v2': 'src/testing/v2.ts',
+    'testing/redis': 'src/testing/redis.ts',
   },
-  // The test fixture server's schemas use zod, which every SDK install already has (the SDK requires it).
-  external: ['zod'],
+  // The test fixture server's schemas use zod, which every SDK install already has (the SDK requires it); the
+  // testing helpers run under the test runner's own vitest, never a bundled copy of it.
+  external: ['zod', 'vitest'],
 });

@@ -4,8 +4,7 @@ import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { InMemoryTransport } from '@modelcontextprotocol/sdk/inMemory.js';
 import { McpServer } from '@modelcontextprotocol/sdk/server/mcp.js';
 import { McpError } from '@modelcontextprotocol/sdk/types.js';
-import type { Redis } from 'ioredis';
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it } from 'vitest';
 import { z } from 'zod';
 import { MemoryStore } from './memory-store.js';
 import {
@@ -16,18 +15,10 @@ import {
   rateLimitHeaders,
 } from './rate-limit.js';
 import { RedisStore } from './redis-store.js';
-import { connectRedis, deleteKeys, uniquePrefix } from './test-redis.js';
+import { useSharedRedis } from './test-redis.js';
 
-let redis: Redis;
-const prefix = uniquePrefix('middleware');
-beforeAll(async () => {
-  redis = await connectRedis();
-});
-afterAll(async () => {
-  if (!redis) return;
-  await deleteKeys(redis, prefix);
-  await redis.quit();
-});
+const shared = useSharedRedis('middleware');
+const { prefix } = shared;
 
 const servers: TestServer[] = [];
 const clients: Client[] = [];
@@ -81,7 +72,7 @@ let lastPrefix = '';
 /** A RedisStore with keys of its own, so that tests never share counts. */
 const redisStore = () => {
   lastPrefix = `${prefix}${++stores}:`;
-  return new RedisStore({ client: redis, prefix: lastPrefix, timeout: '2s' });
+  return new RedisStore({ client: shared.redis(), prefix: lastPrefix, timeout: '2s' });
 };
 
 async function connect(url: URL, headers: Record<string, string> = {}) {
@@ -163,7 +154,7 @@ describe('rateLimit over HTTP (HTTP-layer policies)', () => {
       expect((await postJsonRpc(s.url, ping(), { 'x-test-client': 'alice' })).status).toBe(429);
       // Same address, another client: its own count.
       expect((await postJsonRpc(s.url, ping(), { 'x-test-client': 'bob' })).status).toBe(200);
-      expect(await redis.exists(`${lastPrefix}per-client:id:bob`)).toBe(1);
+      expect(await shared.redis().exists(`${lastPrefix}per-client:id:bob`)).toBe(1);
     });
 
     it('keys by the client address under trustProxy, and ignores X-Forwarded-For without it', async () => {
@@ -194,7 +185,7 @@ describe('rateLimit over HTTP (HTTP-layer policies)', () => {
       expect(await from('2001:db8:1:2::b')).toBe(429);
       // The next /64 is another customer.
       expect(await from('2001:db8:1:3::a')).toBe(200);
-      expect(await redis.exists(`${lastPrefix}per-ip:ip:2001:db8:1:2:0:0:0:0/64`)).toBe(1);
+      expect(await shared.redis().exists(`${lastPrefix}per-ip:ip:2001:db8:1:2:0:0:0:0/64`)).toBe(1);
     });
 
     it('counts per address as configured by ipv6Subnet (48 here; false keeps full addresses)', async () => {

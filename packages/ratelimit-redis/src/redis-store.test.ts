@@ -6,31 +6,26 @@ import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { RateLimitStoreError } from './errors.js';
 import { RedisStore } from './redis-store.js';
-import { connectRedis, deleteKeys, REDIS_URL, uniquePrefix } from './test-redis.js';
+import { REDIS_URL, useSharedRedis } from './test-redis.js';
 
 const DAY = 86_400_000;
-let redis: Redis;
-const prefix = uniquePrefix('store');
+const shared = useSharedRedis('store');
+const { prefix } = shared;
 
-beforeAll(async () => {
-  redis = await connectRedis();
-});
-afterAll(async () => {
-  if (!redis) return;
-  await deleteKeys(redis, prefix);
-  await redis.quit();
-});
-
-rateLimitStoreContract('RedisStore', () => new RedisStore({ client: redis, prefix, timeout: '2s' }), {
-  describe,
-  it,
-  expect,
-  beforeAll,
-  afterAll,
-});
+rateLimitStoreContract(
+  'RedisStore',
+  () => new RedisStore({ client: shared.redis(), prefix, timeout: '2s' }),
+  {
+    describe,
+    it,
+    expect,
+    beforeAll,
+    afterAll,
+  },
+);
 
 describe('RedisStore', () => {
-  const store = () => new RedisStore({ client: redis, prefix, timeout: '2s' });
+  const store = () => new RedisStore({ client: shared.redis(), prefix, timeout: '2s' });
 
   describe('when the script cache is flushed mid-test (SCRIPT FLUSH, or a failover to a fresh node)', () => {
     it('reloads the script and keeps counting where it was', async () => {
@@ -38,9 +33,9 @@ describe('RedisStore', () => {
       const policy = { limit: 5, windowMs: DAY };
       expect((await s.consume('flush', policy)).remaining).toBe(4);
       expect((await s.consume('flush', policy)).remaining).toBe(3);
-      await redis.script('FLUSH');
+      await shared.redis().script('FLUSH');
       expect((await s.consume('flush', policy)).remaining).toBe(2);
-      await redis.script('FLUSH');
+      await shared.redis().script('FLUSH');
       const fixed = { limit: 2, windowMs: DAY, algorithm: 'fixed-window' as const };
       expect((await s.consume('flush-fixed', fixed)).remaining).toBe(1);
     });
@@ -53,11 +48,11 @@ describe('RedisStore', () => {
         const key = `untouched-${algorithm}`;
         const policy = { limit: 1, windowMs: DAY, algorithm };
         expect((await s.consume(key, policy)).allowed).toBe(true);
-        const before = await redis.get(prefix + key);
-        const ttlBefore = await redis.pttl(prefix + key);
+        const before = await shared.redis().get(prefix + key);
+        const ttlBefore = await shared.redis().pttl(prefix + key);
         expect((await s.consume(key, policy)).allowed).toBe(false);
-        expect(await redis.get(prefix + key)).toBe(before);
-        expect(await redis.pttl(prefix + key)).toBeLessThanOrEqual(ttlBefore);
+        expect(await shared.redis().get(prefix + key)).toBe(before);
+        expect(await shared.redis().pttl(prefix + key)).toBeLessThanOrEqual(ttlBefore);
       }
     });
   });
@@ -66,11 +61,11 @@ describe('RedisStore', () => {
     it('expire when they would mean nothing: after the TAT (GCRA) or at the window end', async () => {
       const s = store();
       await s.consume('ttl-gcra', { limit: 10, windowMs: 60_000 });
-      const gcraTtl = await redis.pttl(`${prefix}ttl-gcra`);
+      const gcraTtl = await shared.redis().pttl(`${prefix}ttl-gcra`);
       expect(gcraTtl).toBeGreaterThan(0);
       expect(gcraTtl).toBeLessThanOrEqual(6_000);
       await s.consume('ttl-fixed', { limit: 10, windowMs: 60_000, algorithm: 'fixed-window' });
-      const fixedTtl = await redis.pttl(`${prefix}ttl-fixed`);
+      const fixedTtl = await shared.redis().pttl(`${prefix}ttl-fixed`);
       expect(fixedTtl).toBeGreaterThan(0);
       expect(fixedTtl).toBeLessThanOrEqual(60_000);
     });
@@ -78,7 +73,7 @@ describe('RedisStore', () => {
 
   describe('when this process is too busy to read an answer Redis gave in time', () => {
     it('uses the decision rather than failing with a timeout, and counts it in stats.lateAnswers', async () => {
-      const s = new RedisStore({ client: redis, prefix, timeout: 50 });
+      const s = new RedisStore({ client: shared.redis(), prefix, timeout: 50 });
       const policy = { limit: 5, windowMs: DAY };
       const decision = s.consume('busy-loop', policy);
       // Block the event loop from the check phase, so that the next iteration's timers phase (where the store's
@@ -119,8 +114,8 @@ describe('RedisStore', () => {
   describe('configuration', () => {
     it('throws a TypeError naming the option', () => {
       expect(() => new RedisStore({ client: {} as never })).toThrow(/client must be an ioredis/);
-      expect(() => new RedisStore({ client: redis, timeout: 'soon' as never })).toThrow(/timeout/);
-      expect(() => new RedisStore({ client: redis, timeout: 0 })).toThrow(TypeError);
+      expect(() => new RedisStore({ client: shared.redis(), timeout: 'soon' as never })).toThrow(/timeout/);
+      expect(() => new RedisStore({ client: shared.redis(), timeout: 0 })).toThrow(TypeError);
     });
 
     it('rejects a policy or cost that could never be honoured, before calling Redis', async () => {

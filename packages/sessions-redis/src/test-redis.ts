@@ -1,82 +1,11 @@
-/**
- * Test helpers: the shared Redis (REDIS_URL or 127.0.0.1:6379, failing loudly when absent), key prefixes no other
- * run shares, and private `redis-server` processes for outage tests.
- */
-import { RedisServerProcess } from '@mcp-middleware/core/testing';
-import { Redis, type RedisOptions } from 'ioredis';
-import { afterAll, beforeAll } from 'vitest';
-
-export { RedisServerProcess };
-
-export const REDIS_URL = process.env['REDIS_URL'] ?? 'redis://127.0.0.1:6379';
-
-/** What the README recommends for the command client: fail fast instead of queueing while Redis is down. */
-export const FAST_FAIL: RedisOptions = {
-  enableOfflineQueue: false,
-  maxRetriesPerRequest: 1,
-  connectTimeout: 2000,
-  retryStrategy: () => 100,
-};
-
-/** Connects to `url` (the shared Redis by default), or throws a message that says what to do. Tests never skip. */
-export async function connectRedis(url = REDIS_URL, options: RedisOptions = {}): Promise<Redis> {
-  const client = new Redis(url, { ...FAST_FAIL, lazyConnect: true, ...options });
-  client.on('error', () => {});
-  try {
-    await client.connect();
-    await client.ping();
-  } catch (error) {
-    client.disconnect();
-    throw new Error(
-      `Redis is not reachable at ${url} (${(error as Error).message}). These tests need a real Redis: start one ` +
-        '(redis-server) or set REDIS_URL.',
-    );
-  }
-  return client;
-}
-
-/** A key prefix no other run shares. */
-export function uniquePrefix(label: string): string {
-  return `test:scale:${label}:${process.pid}:${Math.random().toString(36).slice(2, 10)}:`;
-}
-
-/** Deletes every key under `prefix`. */
-export async function deleteKeys(client: Redis, prefix: string): Promise<void> {
-  let cursor = '0';
-  do {
-    const [next, keys] = await client.scan(cursor, 'MATCH', `${prefix}*`, 'COUNT', 1000);
-    cursor = next;
-    if (keys.length > 0) await client.del(...keys);
-  } while (cursor !== '0');
-}
-
-/**
- * The shared Redis for one test file under its own key prefix: connected before the file's tests, its keys deleted
- * and the connection closed after them.
- */
-export function useSharedRedis(label: string): { redis(): Redis; readonly prefix: string } {
-  const prefix = uniquePrefix(label);
-  let client: Redis | undefined;
-  beforeAll(async () => {
-    client = await connectRedis();
-  });
-  afterAll(async () => {
-    if (!client) return;
-    await deleteKeys(client, prefix);
-    await client.quit();
-  });
-  return {
-    prefix,
-    redis: () => {
-      if (!client) throw new Error('useSharedRedis: the shared Redis is read before beforeAll connected it');
-      return client;
-    },
-  };
-}
-
-/** A private `redis-server` and a fast-failing client of it, for outage tests. */
-export async function privateRedis(): Promise<{ server: RedisServerProcess; client: Redis }> {
-  const server = await RedisServerProcess.start();
-  const client = await connectRedis(server.url);
-  return { server, client };
-}
+/** Test helpers: core's shared-Redis helpers, under the names this package's tests use. */
+export { RedisServerProcess } from '@mcp-middleware/core/testing';
+export {
+  connectRedis,
+  deleteKeys,
+  FAST_FAIL,
+  privateRedis,
+  REDIS_URL,
+  uniquePrefix,
+  useSharedRedis,
+} from '@mcp-middleware/core/testing/redis';
