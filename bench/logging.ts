@@ -47,6 +47,7 @@ function makeCall(): RpcCall {
     requestInfo,
     http,
     signal: new AbortController().signal,
+    cancelled: false,
     state,
     get: (key) => state.get(key) as never,
     set: (key, value) => void state.set(key, value),

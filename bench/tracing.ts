@@ -63,6 +63,7 @@ function makeCall(http: HttpContext): RpcCall {
     requestInfo,
     http,
     signal: AbortSignal.abort(),
+    cancelled: true,
     state,
     get: (key) => state.get(key) as never,
     set: (key, value) => void state.set(key, value),
