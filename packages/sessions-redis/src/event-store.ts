@@ -1,8 +1,7 @@
-import { createHash } from 'node:crypto';
 import { type Duration, type EventId, type EventStore, type StreamId, toMs } from '@mcp-middleware/core';
 import type { JSONRPCMessage } from '@modelcontextprotocol/sdk/types.js';
 import type { Cluster, Redis } from 'ioredis';
-import { type RedisCommands, redisCommands } from './redis-commands.js';
+import { type RedisCommands, RedisScript, redisCommands } from './redis-commands.js';
 
 export interface RedisEventStoreOptions {
   /** The command client (give it `enableOfflineQueue: false`). `ioredis` `Cluster` works too: one key per command. */
@@ -48,7 +47,7 @@ local id = redis.call('XADD', KEYS[1], 'MAXLEN', '~', ARGV[1], '*', 'm', ARGV[2]
 redis.call('PEXPIRE', KEYS[1], ARGV[3])
 if KEYS[2] then redis.call('SET', KEYS[2], id, 'PX', ARGV[3]) end
 return id`;
-const STORE_SHA = createHash('sha1').update(STORE).digest('hex');
+const STORE_SCRIPT = new RedisScript(STORE);
 
 /**
  * Where an event sits: its stream and its Redis Streams entry id. An event that could not be stored (Redis away, or
@@ -139,16 +138,9 @@ export class RedisEventStore implements EventStore {
       const key = this.#key(streamId);
       const mark = this.#markOf(message);
       const keys = mark === undefined ? [key] : [key, `${key}:mark:${mark}`];
-      const args = [...keys, this.#maxEvents, json, this.#ttlMs];
-      entry = await this.#commands.run('store an event', async () => {
-        try {
-          return (await this.#redis.evalsha(STORE_SHA, keys.length, ...args)) as string;
-        } catch (error) {
-          // A Redis that restarted (or never ran it) does not know the script yet: send it once.
-          if (!(error instanceof Error && error.message.startsWith('NOSCRIPT'))) throw error;
-          return (await this.#redis.eval(STORE, keys.length, ...args)) as string;
-        }
-      });
+      entry = (await this.#commands.run('store an event', () =>
+        STORE_SCRIPT.run(this.#redis, keys, [this.#maxEvents, json, this.#ttlMs]),
+      )) as string;
     } catch (error) {
       if (!this.#failing) {
         this.#failing = true;

@@ -1,7 +1,7 @@
 import { postJsonRpc, startTestServer, type TestServer, waitFor } from '@mcp-middleware/core/testing';
 import type { Redis } from 'ioredis';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { type RedisSessions, redisSessions } from './index.js';
+import { RedisSessionStore, type RedisSessions, redisSessions } from './index.js';
 import {
   connectRedis,
   deleteKeys,
@@ -185,5 +185,37 @@ describe('session records in Redis (two handlers in one process sharing one Redi
     expect(new Set(results.map(textOf)).size).toBe(1);
     expect(servers[1]!.handler.host.sessions).toBe(1);
     await client.close();
+  });
+});
+
+describe('RedisSessionStore against a Redis that forgot its scripts', () => {
+  const prefix = uniquePrefix('scripts');
+  let redis: Redis;
+  beforeAll(async () => {
+    redis = await connectRedis();
+  });
+  afterAll(async () => {
+    await deleteKeys(redis, prefix);
+    await redis.quit();
+  });
+
+  it('runs its scripts by SHA, and sends one again when Redis answers NOSCRIPT (SCRIPT FLUSH, a restart)', async () => {
+    const store = new RedisSessionStore({ redis, prefix, log: () => {} });
+    const record = {
+      id: crypto.randomUUID(),
+      principal: 'p',
+      owner: 'o',
+      protocolVersion: '2025-11-25',
+      clientCapabilities: {},
+      clientInfo: undefined,
+      createdAt: Date.now(),
+    };
+    expect(await store.create(record, { ttlMs: 60_000, maxPerOwner: 10 })).toBe(true);
+    await redis.script('FLUSH');
+    expect(await store.touch(record, 60_000)).toBe(true);
+    await redis.script('FLUSH');
+    await store.setLogLevel(record.id, 'debug', 60_000);
+    expect(await store.load(record.id)).toMatchObject({ id: record.id, logLevel: 'debug' });
+    await store.close();
   });
 });

@@ -9,6 +9,7 @@ import {
 } from '@mcp-middleware/core';
 import type { JSONRPCMessage } from '@modelcontextprotocol/sdk/types.js';
 import type { Redis } from 'ioredis';
+import { type RedisCommands, RedisScript, redisCommands } from './redis-commands.js';
 
 export interface RedisSessionStoreOptions {
   /** The command client (give it `enableOfflineQueue: false`). Its duplicate subscribes to this replica's channel. */
@@ -40,7 +41,7 @@ const REPLICA_ID = /^[\w-]{1,64}$/;
 
 // Keys: the record under a digest of the session id (a key listing shows no live session ids), the owner's live
 // sessions as a sorted set scored by expiry. TIME in the script: replicas' clocks need not agree.
-const CREATE = `
+const CREATE = new RedisScript(`
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
 local ttl = tonumber(ARGV[2])
@@ -49,10 +50,10 @@ if redis.call('ZCARD', KEYS[2]) >= tonumber(ARGV[3]) then return 0 end
 redis.call('SET', KEYS[1], ARGV[1], 'PX', ttl)
 redis.call('ZADD', KEYS[2], now + ttl, ARGV[4])
 redis.call('PEXPIRE', KEYS[2], ttl)
-return 1`;
+return 1`);
 
 // A missing record that left no tombstone was lost (a restart), not deleted: the replica touching it saves it again.
-const TOUCH = `
+const TOUCH = new RedisScript(`
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
 local ttl = tonumber(ARGV[1])
@@ -65,15 +66,15 @@ if redis.call('PEXPIRE', KEYS[1], ttl) == 0 then
 end
 redis.call('ZADD', KEYS[2], now + ttl, ARGV[2])
 if redis.call('PTTL', KEYS[2]) < ttl then redis.call('PEXPIRE', KEYS[2], ttl) end
-return 1`;
+return 1`);
 
-const SET_LOG_LEVEL = `
+const SET_LOG_LEVEL = new RedisScript(`
 local json = redis.call('GET', KEYS[1])
 if not json then return 0 end
 local record = cjson.decode(json)
 record['logLevel'] = ARGV[1]
 redis.call('SET', KEYS[1], cjson.encode(record), 'PX', tonumber(ARGV[2]))
-return 1`;
+return 1`);
 
 /** Most session ids remembered for mapping pub/sub notices (which carry digests) back to sessions. */
 const MAX_KNOWN = 100_000;
@@ -91,7 +92,7 @@ export class RedisSessionStore implements SessionStore {
   readonly replicaId: string;
   readonly #redis: Redis;
   readonly #prefix: string;
-  readonly #timeoutMs: number;
+  readonly #commands: RedisCommands;
   readonly #maxPendingForwards: number;
   readonly #listeners = new Set<SessionStoreEvents>();
   /** Digest of a session id → the id, for the sessions this replica saved or restored. */
@@ -119,7 +120,10 @@ export class RedisSessionStore implements SessionStore {
         `RedisSessionStore: replicaId must be 1-64 letters, digits, '_' or '-', got '${this.replicaId}'`,
       );
     }
-    this.#timeoutMs = toMs(options.timeout ?? '1s', 'RedisSessionStore: timeout');
+    this.#commands = redisCommands(
+      toMs(options.timeout ?? '1s', 'RedisSessionStore: timeout'),
+      (message, cause) => new SessionStoreError(message, cause === undefined ? undefined : { cause }),
+    );
     this.#maxPendingForwards = options.maxPendingForwards ?? 1000;
     if (!Number.isInteger(this.#maxPendingForwards) || this.#maxPendingForwards < 1) {
       throw new TypeError('RedisSessionStore: maxPendingForwards must be a whole number >= 1');
@@ -148,7 +152,7 @@ export class RedisSessionStore implements SessionStore {
       componentType: 'datastore',
       check: async () => {
         try {
-          await this.#run(this.#redis.ping());
+          await this.#run('check', () => this.#redis.ping());
           return { status: 'pass' };
         } catch {
           return {
@@ -163,16 +167,11 @@ export class RedisSessionStore implements SessionStore {
   async create(record: SessionRecord, options: { ttlMs: number; maxPerOwner: number }): Promise<boolean> {
     const member = this.#remember(record.id);
     this.#tombstoneMs = Math.max(this.#tombstoneMs, Math.ceil(options.ttlMs));
-    const created = await this.#run(
-      this.#redis.eval(
-        CREATE,
-        2,
-        this.#recordKey(member),
-        this.#ownerKey(record.owner),
-        JSON.stringify(record),
-        Math.max(1, Math.ceil(options.ttlMs)),
-        options.maxPerOwner,
-        member,
+    const created = await this.#run('save a session', () =>
+      CREATE.run(
+        this.#redis,
+        [this.#recordKey(member), this.#ownerKey(record.owner)],
+        [JSON.stringify(record), Math.max(1, Math.ceil(options.ttlMs)), options.maxPerOwner, member],
       ),
     );
     return created === 1;
@@ -180,7 +179,7 @@ export class RedisSessionStore implements SessionStore {
 
   async load(id: string): Promise<SessionRecord | undefined> {
     const member = idDigest(id);
-    const json = await this.#run(this.#redis.get(this.#recordKey(member)));
+    const json = await this.#run('load a session', () => this.#redis.get(this.#recordKey(member)));
     if (json === null) return undefined;
     let record: SessionRecord;
     try {
@@ -197,31 +196,26 @@ export class RedisSessionStore implements SessionStore {
 
   async touch(record: SessionRecord, ttlMs: number): Promise<boolean> {
     const member = idDigest(record.id);
-    const alive = await this.#run(
-      this.#redis.eval(
-        TOUCH,
-        3,
-        this.#recordKey(member),
-        this.#ownerKey(record.owner),
-        this.#tombstoneKey(member),
-        Math.ceil(ttlMs),
-        member,
-        JSON.stringify(record),
+    const alive = await this.#run('touch a session', () =>
+      TOUCH.run(
+        this.#redis,
+        [this.#recordKey(member), this.#ownerKey(record.owner), this.#tombstoneKey(member)],
+        [Math.ceil(ttlMs), member, JSON.stringify(record)],
       ),
     );
     return alive === 1;
   }
 
   async setLogLevel(id: string, level: string, ttlMs: number): Promise<void> {
-    await this.#run(
-      this.#redis.eval(SET_LOG_LEVEL, 1, this.#recordKey(idDigest(id)), level, Math.ceil(ttlMs)),
+    await this.#run('set a log level', () =>
+      SET_LOG_LEVEL.run(this.#redis, [this.#recordKey(idDigest(id))], [level, Math.ceil(ttlMs)]),
     );
   }
 
   async delete(id: string, owner: string): Promise<void> {
     const member = idDigest(id);
     this.#known.delete(member);
-    await this.#run(
+    await this.#run('delete a session', () =>
       this.#redis
         .multi()
         .del(this.#recordKey(member))
@@ -240,7 +234,7 @@ export class RedisSessionStore implements SessionStore {
     }
     this.#pendingForwards++;
     try {
-      const receivers = await this.#run(
+      const receivers = await this.#run('forward answers', () =>
         this.#redis.publish(
           this.#replicaChannel(replicaId),
           JSON.stringify({ session: idDigest(sessionId), messages }),
@@ -318,38 +312,19 @@ export class RedisSessionStore implements SessionStore {
   }
 
   /** Runs a command under the store's timeout; failures are noted once per interval and rethrown. */
-  async #run<T>(command: Promise<T>): Promise<T> {
-    let timer: ReturnType<typeof setTimeout> | undefined;
+  async #run<T>(what: string, command: () => Promise<T>): Promise<T> {
+    let result: T;
     try {
-      const result = await Promise.race([
-        command,
-        new Promise<never>((_, reject) => {
-          // A timer that fires late (a busy event loop) looks once more after the loop has read its sockets, so
-          // an answer Redis gave in time is used rather than taken for an outage.
-          timer = setTimeout(
-            () =>
-              setImmediate(() =>
-                reject(new SessionStoreError(`Redis did not answer within ${this.#timeoutMs} ms`)),
-              ),
-            this.#timeoutMs,
-          );
-        }),
-      ]);
-      if (this.#lastFailure !== undefined) {
-        this.#lastFailure = undefined;
-        this.#log('[sessions-redis] Redis reachable again: sessions restore across replicas');
-      }
-      return result;
+      result = await this.#commands.run(what, command);
     } catch (error) {
       this.#failed(error);
-      throw error instanceof SessionStoreError
-        ? error
-        : new SessionStoreError(`Redis command failed: ${(error as Error)?.message ?? String(error)}`, {
-            cause: error,
-          });
-    } finally {
-      clearTimeout(timer);
+      throw error;
     }
+    if (this.#lastFailure !== undefined) {
+      this.#lastFailure = undefined;
+      this.#log('[sessions-redis] Redis reachable again: sessions restore across replicas');
+    }
+    return result;
   }
 
   #failed(error: unknown): void {
