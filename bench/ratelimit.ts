@@ -15,6 +15,7 @@
  *   BENCH_SECONDS=2 BENCH_ROUNDS=5 to change the shape of the run.
  */
 import { RedisServerProcess } from '@mcp-middleware/core/testing';
+import { deleteKeys } from '@mcp-middleware/core/testing/redis';
 import { RedisStore } from '@mcp-middleware/ratelimit-redis';
 import { Redis } from 'ioredis';
 import { RateLimiterRedis } from 'rate-limiter-flexible';
@@ -175,14 +176,7 @@ console.log(
 );
 
 // Clean up the keys this run wrote (on a shared Redis; a private one goes away).
-if (!own) {
-  let cursor = '0';
-  do {
-    const [next, keys] = await admin.scan(cursor, 'MATCH', `${run}*`, 'COUNT', 1000);
-    cursor = next;
-    if (keys.length > 0) await admin.del(...keys);
-  } while (cursor !== '0');
-}
+if (!own) await deleteKeys(admin, run);
 await redis.quit();
 await admin.quit();
 await own?.destroy();

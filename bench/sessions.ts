@@ -12,6 +12,7 @@
 import { Agent, request } from 'node:http';
 import { parseArgs } from 'node:util';
 import { createMiddlewareHandler, serve } from '@mcp-middleware/core';
+import { deleteKeys } from '@mcp-middleware/core/testing/redis';
 import { redisSessions } from '@mcp-middleware/sessions-redis';
 import { McpServer } from '@modelcontextprotocol/sdk/server/mcp.js';
 import { Redis } from 'ioredis';
@@ -178,12 +179,7 @@ try {
   );
 } finally {
   await Promise.all([a.close(), b.close(), plain.close()]);
-  let cursor = '0';
-  do {
-    const [next, keys] = await redis.scan(cursor, 'MATCH', `${prefix}*`, 'COUNT', 1000);
-    cursor = next;
-    if (keys.length > 0) await redis.del(...keys);
-  } while (cursor !== '0');
+  await deleteKeys(redis, prefix);
   await redis.quit();
   agent.destroy();
 }

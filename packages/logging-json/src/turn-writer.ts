@@ -9,8 +9,8 @@ interface SyncDestination extends DestinationStream {
 /**
  * Gathers the lines made in one turn of the event loop and writes them with one call at the end of the turn
  * (`setImmediate`): under load that is one system call for many lines instead of one per line. Whatever is held
- * is written on `flush()`, on `end()` and, synchronously, on process exit, so a process that ends (even on an
- * uncaught exception) loses nothing; only a hard kill within the turn does.
+ * is written on `flush()` / `flushSync()` (the logger's `close()` flushes) and, synchronously, on process exit, so
+ * a process that ends (even on an uncaught exception) loses nothing; only a hard kill within the turn does.
  */
 export class TurnWriter implements DestinationStream {
   readonly #out: SyncDestination;
