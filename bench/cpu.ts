@@ -5,7 +5,10 @@
  * Each arm runs in a process of its own (tracing arms register OpenTelemetry globally); arms take turns in short
  * batches over many rounds, one at a time, and each is reported as µs per call and against the first arm listed.
  *
- *   node --import tsx cpu.ts [--calls 2000] [--rounds 9] [--arms core,noop,...]
+ * `--alloc` adds what each arm allocates per call (V8's sampling heap profiler over one more batch, garbage
+ * included): unlike time, it does not move with the machine's load, and garbage costs CPU in collections.
+ *
+ *   node --import tsx cpu.ts [--calls 2000] [--rounds 9] [--arms core,noop,...] [--alloc]
  */
 import { fork, spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
@@ -24,6 +27,7 @@ const { values } = parseArgs({
     rounds: { type: 'string', default: '9' },
     concurrency: { type: 'string', default: '8' },
     child: { type: 'string' },
+    alloc: { type: 'boolean', default: false },
     arms: {
       type: 'string',
       default:
@@ -171,6 +175,28 @@ const calls = Number(values.calls);
 const rounds = Number(values.rounds);
 const concurrency = Number(values.concurrency);
 
+/** Bytes allocated per call over `n` calls, sampled every 256 bytes, counting objects already collected. */
+async function allocated(call: () => Promise<void>, n: number): Promise<number> {
+  const { Session } = await import('node:inspector/promises');
+  const session = new Session();
+  session.connect();
+  await session.post('HeapProfiler.startSampling', {
+    samplingInterval: 256,
+    includeObjectsCollectedByMinorGC: true,
+    includeObjectsCollectedByMajorGC: true,
+  });
+  await batch(call, n);
+  const { profile } = await session.post('HeapProfiler.stopSampling');
+  session.disconnect();
+  let bytes = 0;
+  const walk = (node: { selfSize: number; children: (typeof node)[] }) => {
+    bytes += node.selfSize;
+    for (const child of node.children) walk(child);
+  };
+  walk(profile.head);
+  return bytes / n;
+}
+
 async function batch(call: () => Promise<void>, n: number): Promise<number> {
   let left = n;
   const t0 = process.cpuUsage();
@@ -186,9 +212,13 @@ async function batch(call: () => Promise<void>, n: number): Promise<number> {
 if (values.child) {
   // One arm in this process (tracing arms register OpenTelemetry globally): run a batch whenever asked.
   const { call } = await setUp(values.child);
-  process.on('message', async (n: number | 'exit') => {
+  process.on('message', async (n: number | 'exit' | { alloc: number }) => {
     // Exiting on its own (not killed) lets `--cpu-prof` write the child's profile.
     if (n === 'exit') process.exit(0);
+    if (typeof n === 'object') {
+      process.send?.(await allocated(call, n.alloc));
+      return;
+    }
     process.send?.(await batch(call, n));
   });
   process.send?.('ready');
@@ -204,14 +234,14 @@ if (values.child) {
       },
     );
     const ready = new Promise((resolve) => child.once('message', resolve));
-    const run = async (n: number) => {
+    const run = async (n: number | { alloc: number }) => {
       await ready;
       return new Promise<number>((resolve) => {
         child.once('message', (us: number) => resolve(us));
         child.send(n);
       });
     };
-    return { name, child, run, samples: [] as number[] };
+    return { name, child, run, samples: [] as number[], bytes: undefined as number | undefined };
   });
   // Warm up every arm (JIT), then interleave: every round runs each arm once, in a rotating order, one at a time.
   for (const a of arms) await a.run(Math.min(calls, 1000));
@@ -221,6 +251,7 @@ if (values.child) {
       a.samples.push(await a.run(calls));
     }
   }
+  if (values.alloc) for (const a of arms) a.bytes = await a.run({ alloc: calls });
   const median = (xs: number[]) => [...xs].sort((x, y) => x - y)[Math.floor(xs.length / 2)]!;
   const base = arms[0]!;
   // On a shared machine the fastest round is the steadiest estimate of the work itself; the median is shown too.
@@ -229,7 +260,7 @@ if (values.child) {
     `in-process tools/call, stateful session, ${calls} calls x ${rounds} rounds, concurrency ${concurrency}`,
   );
   console.log(
-    `arm              µs/call: min  median     max    min above ${base.name}   x ${base.name} (min)`,
+    `arm              µs/call: min  median     max    min above ${base.name}   x ${base.name} (min)${values.alloc ? '   KB allocated/call' : ''}`,
   );
   for (const a of arms) {
     const min = Math.min(...a.samples);
@@ -239,7 +270,8 @@ if (values.child) {
       )
         .toFixed(1)
         .padStart(7)}` +
-        `${(min - baseMin).toFixed(1).padStart(20)}   ${(min / baseMin).toFixed(3).padStart(10)}`,
+        `${(min - baseMin).toFixed(1).padStart(20)}   ${(min / baseMin).toFixed(3).padStart(10)}` +
+        (a.bytes === undefined ? '' : (a.bytes / 1024).toFixed(1).padStart(21)),
     );
   }
   for (const a of arms) a.child.send('exit');

@@ -15,7 +15,7 @@
 import { fork, spawnSync } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import { Agent, createServer, request } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import { type AddressInfo, connect, type Socket } from 'node:net';
 import { availableParallelism } from 'node:os';
 import { parseArgs } from 'node:util';
 import { serve as honoServe } from '@hono/node-server';
@@ -198,6 +198,78 @@ function post(port: number, body: string, headers: Record<string, string>) {
   });
 }
 
+/**
+ * A lean client for the measured phase (`--client raw`, the default): one keep-alive socket per concurrent caller,
+ * requests written as prepared bytes and responses framed by hand (Content-Length or the chunked terminator). It
+ * spends a fraction of node:http's CPU per request, so on a 2-core machine the server, not the load generator, is
+ * the bottleneck: the server always finds work waiting instead of sleeping between requests, and the numbers show
+ * its work rather than the cost of waking it. `--client http` keeps node:http for comparison.
+ */
+class RawConnection {
+  #socket: Socket;
+  #chunks: Buffer[] = [];
+  #size = 0;
+  #waiting: { resolve: (text: string) => void; reject: (error: Error) => void } | undefined;
+  readonly #head: string;
+
+  private constructor(socket: Socket, port: number, headers: Record<string, string>) {
+    this.#socket = socket;
+    socket.setNoDelay(true);
+    this.#head =
+      `POST /mcp HTTP/1.1\r\nhost: 127.0.0.1:${port}\r\ncontent-type: application/json\r\n` +
+      'accept: application/json, text/event-stream\r\n' +
+      Object.entries(headers)
+        .map(([k, v]) => `${k}: ${v}\r\n`)
+        .join('');
+    socket.on('data', (chunk: Buffer) => this.#onData(chunk));
+    socket.on('error', (error) => this.#fail(error));
+    socket.on('close', () => this.#fail(new Error('connection closed')));
+  }
+
+  static open(port: number, headers: Record<string, string>): Promise<RawConnection> {
+    return new Promise((resolve, reject) => {
+      const socket = connect(port, '127.0.0.1', () => resolve(new RawConnection(socket, port, headers)));
+      socket.once('error', reject);
+    });
+  }
+
+  /** Sends one request and resolves with the whole response (head and body) once it has arrived. */
+  post(body: string): Promise<string> {
+    return new Promise((resolve, reject) => {
+      this.#waiting = { resolve, reject };
+      this.#socket.write(`${this.#head}content-length: ${Buffer.byteLength(body)}\r\n\r\n${body}`);
+    });
+  }
+
+  close(): void {
+    this.#socket.destroy();
+  }
+
+  #onData(chunk: Buffer): void {
+    this.#chunks.push(chunk);
+    this.#size += chunk.length;
+    const text = this.#chunks.length === 1 ? chunk.toString('latin1') : Buffer.concat(this.#chunks).toString('latin1');
+    const headEnd = text.indexOf('\r\n\r\n');
+    if (headEnd < 0) return;
+    const length = /\r\ncontent-length: *(\d+)/i.exec(text.slice(0, headEnd));
+    const complete = length
+      ? this.#size >= headEnd + 4 + Number(length[1])
+      : text.endsWith('\r\n0\r\n\r\n');
+    if (!complete) return;
+    this.#chunks = [];
+    this.#size = 0;
+    const waiting = this.#waiting;
+    this.#waiting = undefined;
+    waiting?.resolve(text);
+  }
+
+  #fail(error: Error): void {
+    const waiting = this.#waiting;
+    this.#waiting = undefined;
+    waiting?.reject(error);
+  }
+}
+
 async function openSession(port: number, extra: Record<string, string>) {
   const init = await post(port, JSON.stringify(initializeRequest(0)), extra);
   const sid = init.headers['mcp-session-id'] as string;
@@ -224,21 +296,26 @@ interface Result {
   rps: number;
   /** Server CPU time (user + system) per call, in microseconds: what the client's share of the cores cannot blur. */
   cpuUs: number;
+  /** The load generator's own CPU per call: when it nears the server's, the client is part of what is measured. */
+  clientUs: number;
   p50: number;
   p99: number;
 }
+
+type Client = 'raw' | 'http';
 
 async function load(
   { port, headers: extra, era }: Started,
   seconds: number,
   concurrency: number,
+  client: Client,
   serverCpu: () => Promise<number>,
 ): Promise<Result> {
   const headers = era ? v2Headers(era, extra) : await openSession(port, extra);
   let id = 1;
   const latencies: number[] = [];
-  const call = async () => {
-    const body = JSON.stringify({
+  const bodyOf = () =>
+    JSON.stringify({
       jsonrpc: '2.0',
       id: id++,
       method: 'tools/call',
@@ -248,32 +325,54 @@ async function load(
         ...(era === 'modern' ? { _meta: MODERN_META } : {}),
       },
     });
+  const connections =
+    client === 'raw'
+      ? await Promise.all(Array.from({ length: concurrency }, () => RawConnection.open(port, headers)))
+      : [];
+  // Worker `w` makes one call and returns its latency in ms; every answer is checked.
+  const call = async (w: number) => {
+    const body = bodyOf();
     const t0 = performance.now();
-    const res = await post(port, body, headers);
-    if (res.status !== 200 || !res.text.includes('hello'))
-      throw new Error(`bad answer ${res.status}: ${res.text}`);
+    if (client === 'raw') {
+      const text = await connections[w]!.post(body);
+      if (!text.startsWith('HTTP/1.1 200') || !text.includes('hello'))
+        throw new Error(`bad answer: ${text.slice(0, 300)}`);
+    } else {
+      const res = await post(port, body, headers);
+      if (res.status !== 200 || !res.text.includes('hello'))
+        throw new Error(`bad answer ${res.status}: ${res.text}`);
+    }
     return performance.now() - t0;
   };
   // Warm up (JIT, connection pool).
   const warmUntil = performance.now() + 1000;
   await Promise.all(
-    Array.from({ length: concurrency }, async () => {
-      while (performance.now() < warmUntil) await call();
+    Array.from({ length: concurrency }, async (_, w) => {
+      while (performance.now() < warmUntil) await call(w);
     }),
   );
   const cpuBefore = await serverCpu();
+  const clientBefore = process.cpuUsage();
   const end = performance.now() + seconds * 1000;
   const start = performance.now();
   await Promise.all(
-    Array.from({ length: concurrency }, async () => {
-      while (performance.now() < end) latencies.push(await call());
+    Array.from({ length: concurrency }, async (_, w) => {
+      while (performance.now() < end) latencies.push(await call(w));
     }),
   );
   const elapsed = (performance.now() - start) / 1000;
   const cpuUs = (await serverCpu()) - cpuBefore;
+  const clientCpu = process.cpuUsage(clientBefore);
+  for (const c of connections) c.close();
   latencies.sort((a, b) => a - b);
   const q = (p: number) => latencies[Math.min(latencies.length - 1, Math.floor(p * latencies.length))] ?? 0;
-  return { rps: latencies.length / elapsed, cpuUs: cpuUs / latencies.length, p50: q(0.5), p99: q(0.99) };
+  return {
+    rps: latencies.length / elapsed,
+    cpuUs: cpuUs / latencies.length,
+    clientUs: (clientCpu.user + clientCpu.system) / latencies.length,
+    p50: q(0.5),
+    p99: q(0.99),
+  };
 }
 
 /** Pins a process to one core with taskset, where the machine has it and two cores or more; else leaves it. */
@@ -288,6 +387,7 @@ async function main() {
       seconds: { type: 'string', default: '4' },
       rounds: { type: 'string', default: '5' },
       concurrency: { type: 'string', default: '16' },
+      client: { type: 'string', default: 'raw' },
       child: { type: 'string' },
       modes: { type: 'string', default: process.env['BENCH_MODES'] ?? 'bare,core,core+5' },
     },
@@ -313,6 +413,8 @@ async function main() {
   const seconds = Number(values.seconds);
   const rounds = Number(values.rounds);
   const concurrency = Number(values.concurrency);
+  const client = values.client as Client;
+  if (client !== 'raw' && client !== 'http') throw new TypeError(`--client must be raw or http, got ${client}`);
   const MODES = values.modes.split(',') as Mode[];
   const results = Object.fromEntries(MODES.map((m) => [m, [] as Result[]])) as Record<Mode, Result[]>;
   for (let round = 0; round < rounds; round++) {
@@ -335,7 +437,7 @@ async function main() {
           child.once('message', (m: { cpu: number }) => resolve(m.cpu));
           child.send('cpu');
         });
-      results[mode].push(await load(started, seconds, concurrency, serverCpu));
+      results[mode].push(await load(started, seconds, concurrency, client, serverCpu));
       if (process.env['BENCH_HEAP']) {
         child.send('heap');
         await new Promise((r) => setTimeout(r, 500));
@@ -349,10 +451,10 @@ async function main() {
   // Ratios against the first mode listed (the bare SDK by default).
   const bare = median(results[MODES[0]!]);
   console.log(
-    `tools/call over Streamable HTTP (SSE answers), concurrency ${concurrency}, ${seconds}s x ${rounds} rounds, median round`,
+    `tools/call over Streamable HTTP (SSE answers), ${client} client, concurrency ${concurrency}, ${seconds}s x ${rounds} rounds, median round`,
   );
   console.log(
-    `mode              req/s     p50 ms   p99 ms   server CPU µs/call   throughput vs ${MODES[0]}   CPU vs ${MODES[0]}   CPU ratio per round`,
+    `mode              req/s     p50 ms   p99 ms   server CPU µs/call   client µs/call   throughput vs ${MODES[0]}   CPU vs ${MODES[0]}   CPU ratio per round`,
   );
   for (const mode of MODES) {
     const r = median(results[mode]);
@@ -361,7 +463,7 @@ async function main() {
       .map((x, i) => (x.cpuUs / results[MODES[0]!][i]!.cpuUs).toFixed(3))
       .join(' ');
     console.log(
-      `${mode.padEnd(16)} ${r.rps.toFixed(0).padStart(7)}   ${r.p50.toFixed(2).padStart(6)}   ${r.p99.toFixed(2).padStart(6)}   ${r.cpuUs.toFixed(0).padStart(18)}   ${(r.rps / bare.rps).toFixed(3).padStart(18)}   ${(r.cpuUs / bare.cpuUs).toFixed(3).padStart(11)}   ${perRound}`,
+      `${mode.padEnd(16)} ${r.rps.toFixed(0).padStart(7)}   ${r.p50.toFixed(2).padStart(6)}   ${r.p99.toFixed(2).padStart(6)}   ${r.cpuUs.toFixed(0).padStart(18)}   ${r.clientUs.toFixed(0).padStart(14)}   ${(r.rps / bare.rps).toFixed(3).padStart(18)}   ${(r.cpuUs / bare.cpuUs).toFixed(3).padStart(11)}   ${perRound}`,
     );
   }
   agent.destroy();
