@@ -248,13 +248,12 @@ class RawConnection {
   #onData(chunk: Buffer): void {
     this.#chunks.push(chunk);
     this.#size += chunk.length;
-    const text = this.#chunks.length === 1 ? chunk.toString('latin1') : Buffer.concat(this.#chunks).toString('latin1');
+    const text =
+      this.#chunks.length === 1 ? chunk.toString('latin1') : Buffer.concat(this.#chunks).toString('latin1');
     const headEnd = text.indexOf('\r\n\r\n');
     if (headEnd < 0) return;
     const length = /\r\ncontent-length: *(\d+)/i.exec(text.slice(0, headEnd));
-    const complete = length
-      ? this.#size >= headEnd + 4 + Number(length[1])
-      : text.endsWith('\r\n0\r\n\r\n');
+    const complete = length ? this.#size >= headEnd + 4 + Number(length[1]) : text.endsWith('\r\n0\r\n\r\n');
     if (!complete) return;
     this.#chunks = [];
     this.#size = 0;
@@ -414,7 +413,8 @@ async function main() {
   const rounds = Number(values.rounds);
   const concurrency = Number(values.concurrency);
   const client = values.client as Client;
-  if (client !== 'raw' && client !== 'http') throw new TypeError(`--client must be raw or http, got ${client}`);
+  if (client !== 'raw' && client !== 'http')
+    throw new TypeError(`--client must be raw or http, got ${client}`);
   const MODES = values.modes.split(',') as Mode[];
   const results = Object.fromEntries(MODES.map((m) => [m, [] as Result[]])) as Record<Mode, Result[]>;
   for (let round = 0; round < rounds; round++) {
