@@ -1,4 +1,3 @@
-import { createHash } from 'node:crypto';
 import {
   type AuthInfo,
   type Duration,
@@ -9,6 +8,7 @@ import {
   jsonRpcErrorResponse,
   type Middleware,
   MiddlewareError,
+  sha256,
   type ToolScopePolicy,
   toFetchGate,
   toMs,
@@ -229,7 +229,7 @@ export function apiKeyAuth(options: ApiKeyAuthOptions): ApiKeyAuth {
       return refuse('missing', undefined, 'Unauthorized: an API key is required');
     const parsed = parseApiKey(key);
     if (!parsed) return refuse('malformed', undefined, MALFORMED_KEY_MESSAGE);
-    const cacheKey = cache && createHash('sha256').update(key).digest('base64');
+    const cacheKey = cache && sha256(key, 'base64');
     if (cacheKey) {
       const hit = cache!.get(cacheKey, Date.now());
       if (hit) return { ok: true, authInfo: authInfoFor(hit.record, hit.expiresAt), record: hit.record };

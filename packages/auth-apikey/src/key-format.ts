@@ -1,4 +1,5 @@
 import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
+import { sha256 } from '@mcp-middleware/core';
 
 /** Every key starts with this, so secret scanners and humans recognise one on sight. */
 export const API_KEY_PREFIX = 'mcpk';
@@ -51,7 +52,7 @@ export function isSecretHash(value: unknown): value is string {
  * every request and hand attackers a cheap way to burn our CPU.
  */
 export function hashApiKeySecret(secret: string): string {
-  return createHash('sha256').update(secret, 'utf8').digest('hex');
+  return sha256(secret, 'hex');
 }
 
 // Compared against when the key id is unknown, so that path does the same work as a wrong secret.

@@ -1,5 +1,4 @@
-import { createHash } from 'node:crypto';
-import { type AuthInfo, ExpiringCache, httpUrlOption } from '@mcp-middleware/core';
+import { type AuthInfo, ExpiringCache, httpUrlOption, sha256 } from '@mcp-middleware/core';
 import {
   type CryptoKey,
   compactVerify,
@@ -36,8 +35,6 @@ export interface VerifyContext {
 
 /** Most client addresses whose introspection calls are counted at once. */
 const MAX_COUNTED_CLIENTS = 10_000;
-
-const sha256 = (token: string) => createHash('sha256').update(token).digest('base64url');
 
 /** Longest token looked at; anything longer is refused before parsing. */
 const MAX_TOKEN_LENGTH = 8192;
@@ -186,7 +183,7 @@ export class TokenVerifier {
 
   async #introspect(token: string, now: number, context: VerifyContext): Promise<VerifyOutcome> {
     const config = this.#options.introspection!;
-    const hash = sha256(token);
+    const hash = sha256(token, 'base64url');
     const refused = this.#refused.get(hash, now);
     if (refused !== undefined) return invalid(refused);
     if (config.clientLimit && context.clientAddress !== undefined) {

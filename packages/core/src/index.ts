@@ -3,6 +3,7 @@ export { callOf, createKey, type Key } from './call.js';
 export { resolveClientAddress, type TrustProxy } from './client-address.js';
 export { composeHttp, composeRpc, type HttpHandler, type RpcHandler } from './compose.js';
 export { type CorsOptions, type CorsPolicy, corsPolicy } from './cors.js';
+export { sha256 } from './digest.js';
 export { type Duration, toMs } from './duration.js';
 export {
   ERROR_CODES,
