@@ -216,29 +216,32 @@ export function apiKeyAuth(options: ApiKeyAuthOptions): ApiKeyAuth {
     }
   }
 
+  const refusal = (
+    context: VerifyContext,
+    reason: ApiKeyFailureReason,
+    keyId: string | undefined,
+    message: string,
+  ): ApiKeyVerification => {
+    report({ reason, keyId, clientAddress: context.clientAddress, requestId: context.requestId });
+    return { ok: false, reason, clientReason: clientReasonOf(reason), message };
+  };
+
   async function verify(key: string | undefined, context: VerifyContext = {}): Promise<ApiKeyVerification> {
-    const refuse = (
-      reason: ApiKeyFailureReason,
-      keyId: string | undefined,
-      message: string,
-    ): ApiKeyVerification => {
-      report({ reason, keyId, clientAddress: context.clientAddress, requestId: context.requestId });
-      return { ok: false, reason, clientReason: clientReasonOf(reason), message };
-    };
     if (key === undefined || key === '')
-      return refuse('missing', undefined, 'Unauthorized: an API key is required');
-    const parsed = parseApiKey(key);
-    if (!parsed) return refuse('malformed', undefined, MALFORMED_KEY_MESSAGE);
+      return refusal(context, 'missing', undefined, 'Unauthorized: an API key is required');
+    // A cached digest stands for this exact string, which parsed and verified before: a hit skips the parse.
     const cacheKey = cache && sha256(key, 'base64');
     if (cacheKey) {
       const hit = cache!.get(cacheKey, Date.now());
       if (hit) return { ok: true, authInfo: authInfoFor(hit.record, hit.expiresAt), record: hit.record };
     }
+    const parsed = parseApiKey(key);
+    if (!parsed) return refusal(context, 'malformed', undefined, MALFORMED_KEY_MESSAGE);
     const record = await lookup(parsed.id, context);
     const now = Date.now();
     const decision = checkApiKey(parsed, record, now);
     if (!decision.ok) {
-      return refuse(decision.reason, parsed.id, refusalMessage(decision.reason));
+      return refusal(context, decision.reason, parsed.id, refusalMessage(decision.reason));
     }
     if (cacheKey) {
       // Trusted for the ttl, and never past the key's own end (expiry or a scheduled revocation).
