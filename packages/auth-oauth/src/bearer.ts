@@ -18,8 +18,11 @@ const malformed = (description: string): BearerExtraction => ({
  * forbid tokens in the query string, and a request with two `Authorization` headers (joined with `,` by the Fetch
  * API) is ambiguous. Both are malformed requests (400), not invalid tokens.
  */
-export function extractBearerToken(headers: Headers, url: URL): BearerExtraction {
-  if (url.searchParams.has('access_token')) {
+export function extractBearerToken(headers: Headers, url: URL | string): BearerExtraction {
+  // A URL given as a string is parsed only when it has a query string at all.
+  const query =
+    typeof url !== 'string' ? url.searchParams : url.includes('?') ? new URL(url).searchParams : undefined;
+  if (query?.has('access_token')) {
     return malformed('Access tokens must not be sent in the query string');
   }
   const header = headers.get('authorization');

@@ -214,6 +214,15 @@ describe('extractBearerToken', () => {
       reason: 'malformed',
     });
   });
+
+  it('reads the URL as a string the same way, query token included', () => {
+    const bearer = new Headers({ authorization: 'Bearer abc' });
+    expect(extractBearerToken(bearer, 'https://mcp.example.com/mcp')).toEqual({ ok: true, token: 'abc' });
+    expect(extractBearerToken(bearer, 'https://mcp.example.com/mcp?x=1')).toEqual({ ok: true, token: 'abc' });
+    expect(extractBearerToken(bearer, 'https://mcp.example.com/mcp?x=1&access_token=abc')).toMatchObject({
+      reason: 'malformed',
+    });
+  });
 });
 
 describe('formatChallenge', () => {

@@ -171,7 +171,7 @@ export function oauth(options: OAuthOptions): OAuthMiddleware {
     });
 
   async function authenticate(req: Request, ctx: HttpContext): Promise<AuthInfo> {
-    const extracted = extractBearerToken(req.headers, ctx.url);
+    const extracted = extractBearerToken(req.headers, req.url);
     if (!extracted.ok) {
       if (extracted.reason === 'missing') throw notAuthorized;
       throw challenge('bad_request', `Bad Request: ${extracted.description}`, {

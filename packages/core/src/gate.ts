@@ -59,6 +59,7 @@ export function toFetchGate(middleware: Middleware, options: FetchGateOptions = 
     const sent: Array<(aborted: boolean) => void> = [];
     const ctx: HttpContext = {
       url,
+      path: url.pathname,
       clientAddress: clientAddress?.(req),
       requestId: requestIdOf(req),
       authInfo: undefined,

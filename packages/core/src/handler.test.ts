@@ -435,6 +435,28 @@ describe('createMiddlewareHandler', () => {
       expect(seen[0]).toBe(false);
     });
 
+    it('gives middleware the request path without a URL parse, equal to url.pathname', async () => {
+      const seen: Array<[string, string]> = [];
+      const s = await start({
+        server: fixtureServer(),
+        middleware: [
+          {
+            name: 'paths',
+            async http(_req, ctx, next) {
+              seen.push([ctx.path, ctx.url.pathname]);
+              return next();
+            },
+          },
+        ],
+      });
+      for (const path of ['/mcp?x=1#y', '/a/../mcp', '/caf%C3%A9?q=/x', '/%7Euser/./x']) {
+        await fetch(`${s.baseUrl.origin}${path}`);
+      }
+      expect(seen).toHaveLength(4);
+      for (const [path, pathname] of seen) expect(path).toBe(pathname);
+      expect(seen.map(([path]) => path)).toEqual(['/mcp', '/mcp', '/caf%C3%A9', '/%7Euser/x']);
+    });
+
     it('refuses a route that collides with the MCP endpoint', () => {
       expect(() =>
         createMiddlewareHandler({

@@ -1063,6 +1063,7 @@ export function createMiddlewareHandler(options: McpHandlerOptions): McpHandler 
         url ??= new URL(req.url);
         return url;
       },
+      path: pathname,
       clientAddress:
         trustProxy === false
           ? resolveClientAddress(info?.clientAddress, undefined, false)

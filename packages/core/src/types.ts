@@ -18,8 +18,10 @@ export type RouteKind = 'mcp' | 'route' | 'not-found';
 
 /** What every HTTP middleware sees besides the `Request`. One object per HTTP request. */
 export interface HttpContext {
-  /** The parsed request URL. */
+  /** The parsed request URL (parsed on first read). */
   readonly url: URL;
+  /** The request's path, as `url.pathname` gives it, without parsing the URL. */
+  readonly path: string;
   /** The client's address, after the handler's `trustProxy` policy was applied; undefined when the runtime gives none. */
   readonly clientAddress: string | undefined;
   /** A request id: the validated incoming `x-request-id`, or one generated here. Echoed in the response. */

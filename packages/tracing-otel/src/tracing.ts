@@ -459,12 +459,13 @@ export function tracing(options: TracingOptions = {}): Tracing {
     } else {
       base = propagator.extract(ambient, req.headers, headersGetter);
       if (live && httpSpans !== false) {
-        const { pathname, protocol } = ctx.url;
+        // `ctx.path` spares a URL parse (a core without it parses); the scheme is the URL's first word.
+        const pathname = (ctx as { path?: string }).path ?? ctx.url.pathname;
         const route = ctx.route === 'not-found' ? undefined : pathname;
         const attributes: Attributes = {
           [ATTR.HTTP_METHOD]: req.method,
           [ATTR.URL_PATH]: pathname,
-          [ATTR.URL_SCHEME]: protocol.slice(0, -1),
+          [ATTR.URL_SCHEME]: req.url.slice(0, req.url.indexOf(':')),
           [ATTR.NETWORK_PROTOCOL]: 'http',
         };
         if (route !== undefined) attributes[ATTR.HTTP_ROUTE] = route;
