@@ -5,6 +5,7 @@ export const DEFAULT_MAX_BODY_SIZE = 1024 * 1024;
 
 function isJsonContentType(value: string | null): boolean {
   if (!value) return false;
+  if (value === 'application/json') return true;
   const type = value.split(';', 1)[0]!.trim().toLowerCase();
   return type === 'application/json' || (type.startsWith('application/') && type.endsWith('+json'));
 }
