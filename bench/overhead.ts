@@ -7,6 +7,13 @@
  * SDK registered, with the SDK registered alone, and with both (always-on sampler, batch span processor, a no-op
  * exporter, metrics collected), and with both but no context manager.
  *
+ * Release 1 in the same run (issue 14's "before and after, same machine, same run"): `r1:bare`, `r1:core` and
+ * `r1:stack` run release 1's BUILT packages (commit e9abcba) in servers of their own (`release1-server.mjs`, run
+ * from inside a copy of release 1 made by `release1-setup.mjs`), measured exactly as the other arms:
+ *
+ *   node bench/release1-setup.mjs [dir]      (once; default dir /tmp/mcp-middleware-release1)
+ *   node --import tsx overhead.ts --modes bare,r1:bare,core,r1:core,stack,r1:stack [--release1 dir]
+ *
  * Each server runs in its own child process; this process is the load generator (keep-alive node:http, fixed
  * concurrency). Modes are interleaved over several rounds and the median round is reported.
  *
@@ -14,9 +21,11 @@
  */
 import { fork, spawnSync } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
+import { existsSync, readFileSync } from 'node:fs';
 import { Agent, createServer, request } from 'node:http';
 import { type AddressInfo, connect, type Socket } from 'node:net';
 import { availableParallelism } from 'node:os';
+import { join, resolve as resolvePath } from 'node:path';
 import { parseArgs } from 'node:util';
 import { serve as honoServe } from '@hono/node-server';
 import { createMiddlewareHandler, type Middleware, serve } from '@mcp-middleware/core';
@@ -42,6 +51,40 @@ type V2Mode = `v2-${'bare' | 'core' | 'stack'}-${Era}`;
  */
 type StatelessMode = 'bare-stateless' | 'core-stateless' | 'stack-stateless';
 type Mode = 'bare' | 'core' | 'core-full' | 'core+5' | StackMode | OnlyMode | V2Mode | StatelessMode;
+
+/**
+ * Release 1's arms (the "before" of issue 14): release 1's own built packages, served by `release1-server.mjs`
+ * inside the directory `release1-setup.mjs` prepared. `r1:bare` is the same bare SDK server as `bare` (release 1's
+ * lockfile has the same SDK and @hono/node-server), `r1:core` release 1's `createMcpHandler` with no middleware,
+ * `r1:stack` release 1's version of `stack` (see the comment in release1-server.mjs for the differences).
+ */
+const RELEASE1_MODES = ['r1:bare', 'r1:core', 'r1:stack'] as const;
+type Release1Mode = (typeof RELEASE1_MODES)[number];
+const DEFAULT_RELEASE1_DIR = '/tmp/mcp-middleware-release1';
+/** Any arm of a run: served by this script (`Mode`) or by release 1's server (`Release1Mode`). */
+type Arm = Mode | Release1Mode;
+
+const isRelease1 = (mode: string): mode is Release1Mode => mode.startsWith('r1:');
+
+/**
+ * The release-1 server script in `dir`, once `release1-setup.mjs` has extracted, installed and built release 1
+ * there and copied the current `release1-server.mjs`; a clear error otherwise.
+ */
+function release1Server(dir: string): string {
+  const setup = `node ${join(import.meta.dirname, 'release1-setup.mjs')}${dir === DEFAULT_RELEASE1_DIR ? '' : ` ${dir}`}`;
+  let state: { built?: string } = {};
+  try {
+    state = JSON.parse(readFileSync(join(dir, '.release1-setup.json'), 'utf8'));
+  } catch {}
+  const server = join(dir, 'bench', 'release1-server.mjs');
+  if (!state.built || !existsSync(server))
+    throw new Error(`release 1 is not set up in ${dir} (needed by the r1:* modes): run \`${setup}\` first`);
+  if (readFileSync(server, 'utf8') !== readFileSync(join(import.meta.dirname, 'release1-server.mjs'), 'utf8'))
+    throw new Error(
+      `${server} differs from bench/release1-server.mjs (an older copy): run \`${setup}\` again to copy it`,
+    );
+  return server;
+}
 
 function makeServer(options: ConstructorParameters<typeof McpServer>[1] = {}) {
   const server = new McpServer({ name: 'bench', version: '1.0.0' }, options);
@@ -389,6 +432,7 @@ async function main() {
       client: { type: 'string', default: 'raw' },
       child: { type: 'string' },
       modes: { type: 'string', default: process.env['BENCH_MODES'] ?? 'bare,core,core+5' },
+      release1: { type: 'string', default: DEFAULT_RELEASE1_DIR },
     },
   });
   if (values.child) {
@@ -415,11 +459,19 @@ async function main() {
   const client = values.client as Client;
   if (client !== 'raw' && client !== 'http')
     throw new TypeError(`--client must be raw or http, got ${client}`);
-  const MODES = values.modes.split(',') as Mode[];
-  const results = Object.fromEntries(MODES.map((m) => [m, [] as Result[]])) as Record<Mode, Result[]>;
+  const MODES = values.modes.split(',') as Arm[];
+  const unknownRelease1 = MODES.filter((m) => isRelease1(m) && !RELEASE1_MODES.includes(m));
+  if (unknownRelease1.length > 0)
+    throw new TypeError(`unknown release-1 mode ${unknownRelease1.join(', ')}: ${RELEASE1_MODES.join(', ')}`);
+  // Checked before any round, so a missing setup fails at once.
+  const release1 = MODES.some(isRelease1) ? release1Server(resolvePath(values.release1)) : undefined;
+  const results = Object.fromEntries(MODES.map((m) => [m, [] as Result[]])) as Record<Arm, Result[]>;
   for (let round = 0; round < rounds; round++) {
     for (const mode of MODES) {
-      const child = fork(new URL(import.meta.url).pathname, ['--child', mode], {
+      // Release 1's arms run its own server script (plain ESM) with the same Node flags as the others.
+      const [script, childMode] =
+        release1 && isRelease1(mode) ? [release1, mode.slice(3)] : [new URL(import.meta.url).pathname, mode];
+      const child = fork(script, ['--child', childMode], {
         // Server and load generator on cores of their own (see pin()), so they do not blur each other.
         // BENCH_CHILD_ARGS='--cpu-prof' profiles the servers.
         execArgv: [
@@ -429,9 +481,15 @@ async function main() {
         stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
       });
       pin(child.pid, 1);
-      const started = await new Promise<Started>((resolve) =>
-        child.once('message', (m: { started: Started }) => resolve(m.started)),
-      );
+      const started = await new Promise<Started>((resolve, reject) => {
+        const early = (code: number | null) =>
+          reject(new Error(`the ${mode} server exited (${code}) before it was listening`));
+        child.once('exit', early);
+        child.once('message', (m: { started: Started }) => {
+          child.off('exit', early);
+          resolve(m.started);
+        });
+      });
       const serverCpu = () =>
         new Promise<number>((resolve) => {
           child.once('message', (m: { cpu: number }) => resolve(m.cpu));

@@ -37,6 +37,7 @@ const response = new Response(null, { status: 200, headers: { 'content-type': 't
 function makeContext(): HttpContext {
   return {
     url: new URL(req.url),
+    path: '/mcp',
     clientAddress: '127.0.0.1',
     requestId: 'r-1',
     authInfo: { token: 'opaque', clientId: 'client-42', scopes: [] },
