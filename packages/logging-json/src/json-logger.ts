@@ -29,6 +29,7 @@ import {
 } from './client-log.js';
 import { callSourceOf, type ToolExtraOrContext } from './client-log-v2.js';
 import { guardLogger } from './guard.js';
+import { directLines, type HttpFields, type LineLevel, type RpcFields, type WriteLine } from './line.js';
 import {
   type CallOutcome,
   type ClassifiedCall,
@@ -141,9 +142,14 @@ interface CallEntry {
   readonly state?: RpcCall['state'];
 }
 
-/** `trace_id` and `span_id` of the active span, when a tracing middleware put them in the state. */
+/** The ids of the active span, when a tracing middleware put them in the state: `trace_id` and `span_id` on lines. */
+function spanIds(state: Map<string | symbol, unknown> | undefined): TraceIds | undefined {
+  return state?.get(TRACE_IDS) as TraceIds | undefined;
+}
+
+/** `trace_id` and `span_id` of the active span, as bindings of a call's logger. */
 function spanFields(state: Map<string | symbol, unknown> | undefined): Record<string, string> {
-  const ids = state?.get(TRACE_IDS) as TraceIds | undefined;
+  const ids = spanIds(state);
   return ids ? { trace_id: ids.traceId, span_id: ids.spanId } : {};
 }
 
@@ -164,12 +170,12 @@ function isPinoLogger(value: unknown): value is Logger {
 }
 
 /** Aborted by the client (it went away mid-upload or mid-stream): the client's doing, not a server fault. */
-function httpLevel(status: number, aborted: boolean): 'info' | 'warn' | 'error' {
+function httpLevel(status: number, aborted: boolean): LineLevel {
   if (aborted) return 'info';
   return status >= 500 ? 'error' : status >= 400 ? 'warn' : 'info';
 }
 
-function rpcLevel(outcome: CallOutcome, errorCode: number | undefined): 'info' | 'warn' | 'error' {
+function rpcLevel(outcome: CallOutcome, errorCode: number | undefined): LineLevel {
   if (outcome === 'ok' || outcome === 'cancelled') return 'info';
   return errorCode === -32603 ? 'error' : 'warn';
 }
@@ -265,11 +271,16 @@ export function jsonLogger(options: JsonLoggerOptions = {}): JsonLogger {
   // Lines the middleware writes go straight to `base` (their fields are bounded and scrubbed here, field by field);
   // the logger handed to users redacts whatever it is given.
   const logger = guardLogger(base, paths);
+  // A logger made here writes the middleware's two lines itself, byte for byte as pino would (see line.ts); a
+  // logger of the user's own gets them as objects, through its serializers, formatters, hooks and transports.
+  const write: WriteLine =
+    (options.logger === undefined ? directLines(base) : undefined) ??
+    ((lvl, line) => base[lvl](line, line.kind));
 
   function writeCall(call: RpcCall, entry: CallEntry, classified: ClassifiedCall): void {
     const lvl = rpcLevel(classified.outcome, classified.errorCode);
     if (!base.isLevelEnabled(lvl)) return;
-    const line: Record<string, unknown> = {
+    const line: RpcFields = {
       kind: 'rpc',
       method: entry.method,
       tool: entry.tool,
@@ -280,16 +291,20 @@ export function jsonLogger(options: JsonLoggerOptions = {}): JsonLogger {
       sessionId: entry.sessionId,
       requestId: entry.requestId,
       traceId: entry.traceId,
-      ...spanFields(call.state),
     };
+    const ids = spanIds(call.state);
+    if (ids) {
+      line.trace_id = ids.traceId;
+      line.span_id = ids.spanId;
+    }
     if (classified.errorCode !== undefined) {
-      line['errorCode'] = classified.errorCode;
-      line['errorMessage'] = scrubText(classified.errorMessage ?? '');
+      line.errorCode = classified.errorCode;
+      line.errorMessage = scrubText(classified.errorMessage ?? '');
     }
     if (logArguments && call.method === 'tools/call') {
-      line['args'] = redact((call.params as { arguments?: unknown } | undefined)?.arguments, paths);
+      line.args = redact((call.params as { arguments?: unknown } | undefined)?.arguments, paths);
     }
-    base[lvl](line, 'rpc');
+    write(lvl, line);
   }
 
   function writeHttp(
@@ -303,11 +318,11 @@ export function jsonLogger(options: JsonLoggerOptions = {}): JsonLogger {
     // A stream that ends after close() (an SSE GET cut by the shutdown) has nowhere to log to any more.
     if (closed || !base.isLevelEnabled(lvl)) return;
     const userAgent = req.headers.get('user-agent');
-    const line: Record<string, unknown> = {
+    const line: HttpFields = {
       kind: 'http',
       method: field(req.method),
-      // The path only: a query string may carry a token.
-      path: field(ctx.url.pathname),
+      // The path only: a query string may carry a token. (`ctx.path` spares a URL parse; an older core has none.)
+      path: field((ctx as { path?: string }).path ?? ctx.url.pathname),
       status,
       durationMs: round(performance.now() - ctx.startedAt),
       client: ctx.clientAddress,
@@ -316,11 +331,15 @@ export function jsonLogger(options: JsonLoggerOptions = {}): JsonLogger {
       clientId: field(ctx.authInfo?.clientId),
       traceId: parseTraceparent(req.headers.get('traceparent'))?.traceId,
       userAgent: userAgent ? scrubText(userAgent, MAX_FIELD) : undefined,
-      ...spanFields(ctx.state),
     };
-    if (response && (status === 401 || status === 403)) line['authError'] = authErrorOf(response);
-    if (aborted) line['aborted'] = true;
-    base[lvl](line, 'http');
+    const ids = spanIds(ctx.state);
+    if (ids) {
+      line.trace_id = ids.traceId;
+      line.span_id = ids.spanId;
+    }
+    if (response && (status === 401 || status === 403)) line.authError = authErrorOf(response);
+    if (aborted) line.aborted = true;
+    write(lvl, line);
   }
 
   function forCall(extraOrCtx: ToolExtraOrContext, server: LoggingServer): CallLogger {

@@ -70,6 +70,12 @@ describe('parseTraceparent', () => {
     });
   });
 
+  it('ignores surrounding whitespace, and reads a later version with fields after the flags', () => {
+    const ids = { traceId: '4bf92f3577b34da6a3ce929d0e0e4736', spanId: '00f067aa0ba902b7' };
+    expect(parseTraceparent(' 00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01\t')).toEqual(ids);
+    expect(parseTraceparent('01-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01-later')).toEqual(ids);
+  });
+
   it('refuses malformed values, version ff and all-zero ids', () => {
     for (const value of [
       undefined,
