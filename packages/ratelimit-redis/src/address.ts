@@ -31,6 +31,8 @@ function ipv6Groups(address: string): number[] | undefined {
  * IPv4-mapped IPv6 address as the IPv4 address it maps. `false` keeps full IPv6 addresses.
  */
 export function addressBucket(address: string, ipv6Subnet: number | false): string {
+  // Every IPv6 address has a colon: an IPv4 address (most requests) skips the parse.
+  if (!address.includes(':')) return address;
   const groups = ipv6Groups(address);
   if (groups === undefined) return address;
   if (groups.slice(0, 5).every((g) => g === 0) && groups[5] === 0xffff) {

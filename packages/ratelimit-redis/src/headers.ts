@@ -1,7 +1,7 @@
 import type { RateLimitDecision } from '@mcp-middleware/core';
 
 /** A structured-field string (RFC 8941): quoted, with `\` and `"` escaped. */
-function sfString(value: string): string {
+export function sfString(value: string): string {
   return `"${value.replace(/[\\"]/g, '\\$&')}"`;
 }
 
@@ -12,7 +12,12 @@ export function policyItem(name: string, limit: number, windowMs: number): strin
 
 /** One item of `RateLimit`: `r` units remaining, `t` seconds until the quota is fully restored. */
 export function rateLimitItem(name: string, decision: RateLimitDecision): string {
-  return `${sfString(name)};r=${decision.remaining};t=${Math.ceil(decision.resetMs / 1000)}`;
+  return quotedRateLimitItem(sfString(name), decision);
+}
+
+/** `rateLimitItem` for a name already quoted by `sfString` (once per policy, not per request). */
+export function quotedRateLimitItem(quotedName: string, decision: RateLimitDecision): string {
+  return `${quotedName};r=${decision.remaining};t=${Math.ceil(decision.resetMs / 1000)}`;
 }
 
 /** `Retry-After` in whole seconds, rounded up so a client that obeys it is not refused again. */

@@ -1,6 +1,6 @@
 // #region store-contract
 import { rateLimitStoreContract } from '@mcp-middleware/core/testing';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { MemoryStore } from './memory-store.js';
 
 rateLimitStoreContract('MemoryStore', () => new MemoryStore(), { describe, it, expect, beforeAll, afterAll });
@@ -36,6 +36,36 @@ describe('MemoryStore', () => {
       // 'a' was evicted: its count is gone. 'b' was kept: still refused.
       expect((await store.consume('b', policy)).allowed).toBe(false);
       expect((await store.consume('a', policy)).allowed).toBe(true);
+    });
+
+    it('keeps a key used several times in a row as the most recent', () => {
+      const store = new MemoryStore({ maxKeys: 2 });
+      const policy = { limit: 5, windowMs: 60_000 };
+      store.consumeSync('old', policy);
+      for (let i = 0; i < 3; i++) store.consumeSync('busy', policy);
+      store.consumeSync('new', policy); // evicts 'old'
+      expect(store.consumeSync('busy', policy).remaining).toBe(1);
+      expect(store.consumeSync('old', policy).remaining).toBe(4);
+    });
+
+    it('counts an expired key afresh, as the most recent, without growing', () => {
+      vi.useFakeTimers({ toFake: ['Date'], now: new Date('2026-03-01T12:00:00Z') });
+      try {
+        const store = new MemoryStore({ maxKeys: 2 });
+        const short = { limit: 1, windowMs: 1000 };
+        const long = { limit: 1, windowMs: 60_000 };
+        expect(store.consumeSync('a', short).allowed).toBe(true);
+        expect(store.consumeSync('b', long).allowed).toBe(true);
+        vi.setSystemTime(Date.now() + 1000);
+        expect(store.consumeSync('a', short)).toMatchObject({ allowed: true, remaining: 0 });
+        expect(store.size).toBe(2);
+        // 'b' is now the least recently used: a new key evicts it, and 'a' keeps its count.
+        store.consumeSync('c', long);
+        expect(store.consumeSync('a', short).allowed).toBe(false);
+        expect(store.consumeSync('b', long).allowed).toBe(true);
+      } finally {
+        vi.useRealTimers();
+      }
     });
 
     it('keeps a key that is used over one that is not', async () => {

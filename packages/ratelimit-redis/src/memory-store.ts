@@ -28,6 +28,8 @@ export class MemoryStore implements RateLimitStore {
   /** Insertion order is recency order: a used key is moved to the end. */
   readonly #entries = new Map<string, Entry>();
   readonly #policies = new PolicyCache();
+  /** The key stored last, so at the end of `#entries` while it is there. */
+  #newest: string | undefined;
   #cursor: MapIterator<string> | undefined;
   #closed = false;
 
@@ -58,17 +60,16 @@ export class MemoryStore implements RateLimitStore {
     const p = this.#policies.get(policy);
     checkCost(cost, p);
     const now = Date.now() - EPOCH_MS;
-    let entry = this.#entries.get(key);
-    if (entry !== undefined && entry.expiresAt <= now) {
-      this.#entries.delete(key);
-      entry = undefined;
-    }
+    const entry = this.#entries.get(key);
+    // An expired entry counts as absent. It stays in the map to be rewritten in place (a request is always
+    // admitted against an absent state): deleting and inserting it again would churn the map's table.
+    const live = entry !== undefined && entry.expiresAt > now ? entry : undefined;
     if (p.algorithm === 'gcra') {
-      const { decision, tat } = gcra(entry?.at, now * 1000, p, cost);
+      const { decision, tat } = gcra(live?.at, now * 1000, p, cost);
       if (tat !== undefined) this.#store(key, entry, tat, 0, tat / 1000);
       return decision;
     }
-    const stored = entry === undefined ? undefined : { windowStart: entry.at, count: entry.count };
+    const stored = live === undefined ? undefined : { windowStart: live.at, count: live.count };
     const { decision, count, windowStart, windowEnd } = fixedWindow(stored, now, p, cost);
     if (count !== undefined) this.#store(key, entry, windowStart, count, windowEnd);
     return decision;
@@ -85,16 +86,21 @@ export class MemoryStore implements RateLimitStore {
 
   #store(key: string, entry: Entry | undefined, at: number, count: number, expiresAt: number): void {
     if (entry !== undefined) {
-      // Move to the end: most recently used.
-      this.#entries.delete(key);
       entry.at = at;
       entry.count = count;
       entry.expiresAt = expiresAt;
-      this.#entries.set(key, entry);
+      // Move to the end: most recently used. A key used again in a row is there already, and moving it would
+      // only churn the map's table (a client calling alone, or one client's burst).
+      if (key !== this.#newest) {
+        this.#entries.delete(key);
+        this.#entries.set(key, entry);
+        this.#newest = key;
+      }
       return;
     }
     if (this.#entries.size >= this.#maxKeys) this.#evict();
     this.#entries.set(key, { at, count, expiresAt });
+    this.#newest = key;
   }
 
   /**

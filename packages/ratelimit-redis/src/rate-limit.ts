@@ -3,6 +3,7 @@ import {
   type Duration,
   ERROR_CODES,
   type HttpContext,
+  type HttpNext,
   jsonRpcErrorResponse,
   type Middleware,
   MiddlewareError,
@@ -11,15 +12,16 @@ import {
   type RateLimitPolicy,
   type RateLimitStore,
   type RpcCall,
+  type RpcNext,
   type RpcResult,
   throttled,
   toMs,
 } from '@mcp-middleware/core';
 import { addressBucket } from './address.js';
 import { type CompiledPolicy, compilePolicy } from './algorithms.js';
-import { policyItem, rateLimitItem, retryAfterSeconds } from './headers.js';
+import { policyItem, quotedRateLimitItem, rateLimitItem, retryAfterSeconds, sfString } from './headers.js';
 import { MemoryStore } from './memory-store.js';
-import { COUNTED_AT_HTTP, countedAtHttp, routeFromHeaders } from './request-headers.js';
+import { COUNTED_AT_HTTP, countedAtHttp, type HeaderRoute, routeFromHeaders } from './request-headers.js';
 
 /** What a policy's `key` and `cost` functions see about a request or call. */
 export interface RateLimitSubject {
@@ -140,10 +142,15 @@ interface Policy {
   readonly layer: 'http' | 'rpc';
   readonly methods: ReadonlySet<string> | undefined;
   readonly tools: ReadonlySet<string> | undefined;
-  readonly key: (subject: RateLimitSubject) => string | undefined;
+  /** Undefined for the default key, the client: then no subject is built for it. */
+  readonly key: ((subject: RateLimitSubject) => string | undefined) | undefined;
   readonly cost: number | ((subject: RateLimitSubject) => number);
   /** Its `RateLimit-Policy` item, formatted once. */
   readonly header: string;
+  /** Its name as a structured-field string, for its `RateLimit` items. */
+  readonly quotedName: string;
+  /** `<name>:`, what its store keys start with. */
+  readonly keyPrefix: string;
 }
 
 /** One policy's answer for one request; `decision` is undefined when the store failed and the policy let it pass. */
@@ -255,9 +262,11 @@ function compile(options: LimitPolicy, index: number, seen: Set<string>): Policy
     layer,
     methods: options.methods ? new Set(options.methods) : undefined,
     tools: options.tools ? new Set(options.tools) : undefined,
-    key: options.key ?? ((s) => s.client),
+    key: options.key,
     cost,
     header: policyItem(name, compiled.limit, windowMs),
+    quotedName: sfString(name),
+    keyPrefix: `${name}:`,
   };
 }
 
@@ -276,8 +285,7 @@ function applies(policy: Policy, method: string | undefined, toolName: string | 
   return true;
 }
 
-function refusal(verdict: Extract<RateLimitVerdict, { ok: false }>) {
-  const { decision, policy } = verdict;
+function refusal(policy: string, decision: RateLimitDecision) {
   return {
     message: `Rate limit exceeded (policy '${policy}'): retry in ${retryAfterSeconds(decision.retryAfterMs)} s`,
     data: {
@@ -288,6 +296,72 @@ function refusal(verdict: Extract<RateLimitVerdict, { ok: false }>) {
       policy,
     },
   };
+}
+
+/** Policies checked together. */
+interface PolicySet {
+  readonly list: readonly Policy[];
+  /** Whether a key or cost function needs the subject (the default key needs only the client). */
+  readonly needsSubject: boolean;
+}
+
+function policySet(list: readonly Policy[]): PolicySet {
+  return { list, needsSubject: list.some((p) => p.key !== undefined || typeof p.cost === 'function') };
+}
+
+/** A policy's decision for a request; undefined when it did not count (not applicable, no key, store failed open). */
+type Count = RateLimitDecision | undefined;
+
+/** The counts of a set's policies, in order. A set of one gives its lone count: no array per request. */
+type Counts = Count | readonly Count[];
+
+function countAt(counts: Counts, i: number): Count {
+  return Array.isArray(counts) ? (counts as readonly Count[])[i] : (counts as Count);
+}
+
+/** The index of the refusal with the longest wait (the last of equal waits, as `decide` picks), or -1. */
+function refusedAt(list: readonly Policy[], counts: Counts): number {
+  let refused = -1;
+  let wait = -1;
+  for (let i = 0; i < list.length; i++) {
+    const decision = countAt(counts, i);
+    if (decision !== undefined && !decision.allowed && decision.retryAfterMs >= wait) {
+      refused = i;
+      wait = decision.retryAfterMs;
+    }
+  }
+  return refused;
+}
+
+/** `RateLimit-Policy`: the items of the policies that counted, in order; undefined when none did. */
+function policyField(list: readonly Policy[], counts: Counts): string | undefined {
+  let field: string | undefined;
+  for (let i = 0; i < list.length; i++) {
+    if (countAt(counts, i) === undefined) continue;
+    // With one policy counted (the usual case) this is its item as formatted once: no string built.
+    field = field === undefined ? list[i]!.header : `${field}, ${list[i]!.header}`;
+  }
+  return field;
+}
+
+/** `RateLimit`: what is left of each policy that counted, in order. */
+function limitField(list: readonly Policy[], counts: Counts): string {
+  let field: string | undefined;
+  for (let i = 0; i < list.length; i++) {
+    const decision = countAt(counts, i);
+    if (decision === undefined) continue;
+    const item = quotedRateLimitItem(list[i]!.quotedName, decision);
+    field = field === undefined ? item : `${field}, ${item}`;
+  }
+  return field ?? '';
+}
+
+/**
+ * The store when it is this package's `MemoryStore` with its own `consume` (not a subclass's): it can answer
+ * synchronously, with no promise per policy and no await per request.
+ */
+function syncStore(store: RateLimitStore): MemoryStore | undefined {
+  return store instanceof MemoryStore && store.consume === MemoryStore.prototype.consume ? store : undefined;
 }
 
 /**
@@ -331,48 +405,143 @@ export function rateLimit(options: RateLimitOptions): RateLimit {
         `[ratelimit] store failed for policy '${event.policy}' (${reason}); failing ${event.outcome}${more}`,
       );
     });
-  const httpPolicies = policies.filter((p) => p.layer === 'http');
-  const rpcPolicies = policies.filter((p) => p.layer === 'rpc');
+  const memory = syncStore(store);
+  const allPolicies = policySet(policies);
+  const httpPolicies = policySet(policies.filter((p) => p.layer === 'http'));
+  const rpcPolicies = policySet(policies.filter((p) => p.layer === 'rpc'));
 
-  async function consume(policy: Policy, key: string, cost: number): Promise<RateLimitDecision | undefined> {
+  /** The store's decision: synchronous from the memory store, else a promise. */
+  function consume(policy: Policy, key: string, cost: number): Count | Promise<Count> {
+    if (memory === undefined) return consumeAsync(policy, key, cost);
     try {
-      return await store.consume(key, policy.store, cost);
+      return memory.consumeSync(key, policy.store, cost);
     } catch (error) {
-      try {
-        onStoreError(error, { policy: policy.name, outcome: onStoreFailure });
-      } catch {
-        // A failing hook must not fail the request.
-      }
-      if (onStoreFailure === 'open') return undefined;
-      if (onStoreFailure === 'local') return localStore!.consume(key, policy.store, cost);
-      throw new MiddlewareError('unavailable', 'Rate limiting is unavailable; try again shortly', {
-        cause: error,
-        headers: { 'retry-after': '1' },
-      });
+      return storeFailed(error, policy, key, cost);
     }
   }
 
-  /** `messages`: a JSON-RPC batch is charged per message (capped at the policy's capacity). */
-  async function check(
-    list: readonly Policy[],
-    subject: RateLimitSubject,
-    messages = 1,
-  ): Promise<RateLimitVerdict> {
-    const outcomes = await Promise.all(
-      list.map(async (policy): Promise<PolicyOutcome | undefined> => {
-        if (!applies(policy, subject.method, subject.toolName)) return undefined;
-        const key = policy.key(subject);
-        if (key === undefined) return undefined;
-        const cost =
-          typeof policy.cost === 'number'
-            ? policy.cost
-            : checkPolicyCost(policy.cost(subject), policy.compiled, `rateLimit: cost of '${policy.name}'`);
-        const charged = Math.min(cost * messages, policy.compiled.capacity);
-        const decision = await consume(policy, `${policy.name}:${key}`, charged);
-        return { policy: policy.name, header: policy.header, decision };
-      }),
-    );
-    return decide(outcomes.filter((o) => o !== undefined));
+  async function consumeAsync(policy: Policy, key: string, cost: number): Promise<Count> {
+    try {
+      return await store.consume(key, policy.store, cost);
+    } catch (error) {
+      return storeFailed(error, policy, key, cost);
+    }
+  }
+
+  /** Reports a store failure and answers as `onStoreFailure` says: undefined (open), the local store, or 503. */
+  async function storeFailed(error: unknown, policy: Policy, key: string, cost: number): Promise<Count> {
+    try {
+      onStoreError(error, { policy: policy.name, outcome: onStoreFailure });
+    } catch {
+      // A failing hook must not fail the request.
+    }
+    if (onStoreFailure === 'open') return undefined;
+    if (onStoreFailure === 'local') return localStore!.consume(key, policy.store, cost);
+    throw new MiddlewareError('unavailable', 'Rate limiting is unavailable; try again shortly', {
+      cause: error,
+      headers: { 'retry-after': '1' },
+    });
+  }
+
+  /** One policy's count of a request. `subject` is there when the policy's set needs it. */
+  function countOne(
+    policy: Policy,
+    client: string,
+    subject: RateLimitSubject | undefined,
+    method: string | undefined,
+    toolName: string | undefined,
+    messages: number,
+  ): Count | Promise<Count> {
+    if (!applies(policy, method, toolName)) return undefined;
+    const key = policy.key === undefined ? client : policy.key(subject!);
+    if (key === undefined) return undefined;
+    const cost =
+      typeof policy.cost === 'number'
+        ? policy.cost
+        : checkPolicyCost(policy.cost(subject!), policy.compiled, `rateLimit: cost of '${policy.name}'`);
+    // A JSON-RPC batch is charged per message, capped at the policy's capacity.
+    const charged = Math.min(cost * messages, policy.compiled.capacity);
+    return consume(policy, `${policy.keyPrefix}${key}`, charged);
+  }
+
+  /**
+   * Counts a request against every policy of `set`, in order: synchronously with the memory store, else a
+   * promise. The subject (an object the key and cost functions see) is built only when one of them is there.
+   */
+  function count(
+    set: PolicySet,
+    authInfo: AuthInfo | undefined,
+    clientAddress: string | undefined,
+    method: string | undefined,
+    toolName: string | undefined,
+    http: HttpContext | undefined,
+    messages: number,
+  ): Counts | Promise<Counts> {
+    const client = clientKey(authInfo, clientAddress, ipv6Subnet);
+    const subject: RateLimitSubject | undefined = set.needsSubject
+      ? { client, authInfo, clientAddress, address: addressOf(clientAddress), method, toolName, http }
+      : undefined;
+    const { list } = set;
+    if (list.length === 1) return countOne(list[0]!, client, subject, method, toolName, messages);
+    const counts: Array<Count | Promise<Count>> = [];
+    let pending = false;
+    for (const policy of list) {
+      let counted: Count | Promise<Count>;
+      try {
+        counted = countOne(policy, client, subject, method, toolName, messages);
+      } catch (error) {
+        // As when each policy counted in a promise of its own: the others still count, and the request fails.
+        counted = Promise.reject(error);
+      }
+      if (counted instanceof Promise) pending = true;
+      counts.push(counted);
+    }
+    return pending ? Promise.all(counts) : (counts as Count[]);
+  }
+
+  /** The HTTP layer for a request that counts: 429 with the limits' headers, or on to `next` with them set. */
+  async function limitRequest(
+    set: PolicySet,
+    route: HeaderRoute | undefined,
+    ctx: HttpContext,
+    next: HttpNext,
+  ): Promise<Response> {
+    // 2026-07-28 has no batches: one request is one message, and its body stays unread.
+    const messages = route ? 1 : await messageCountOf(ctx);
+    const { authInfo, clientAddress } = ctx;
+    const counting = count(set, authInfo, clientAddress, route?.method, route?.toolName, ctx, messages);
+    const counts = counting instanceof Promise ? await counting : counting;
+    const policyValue = policyField(set.list, counts);
+    const refused = refusedAt(set.list, counts);
+    if (refused !== -1) {
+      const decision = countAt(counts, refused)!;
+      const { message, data } = refusal(set.list[refused]!.name, decision);
+      const { status, rpc } = ERROR_CODES.rate_limited;
+      const headers = {
+        'ratelimit-policy': policyValue!,
+        ratelimit: limitField(set.list, counts),
+        'retry-after': String(retryAfterSeconds(decision.retryAfterMs)),
+      };
+      return jsonRpcErrorResponse(status, rpc, message, headers, data);
+    }
+    if (policyValue !== undefined) {
+      ctx.setResponseHeader('ratelimit-policy', policyValue);
+      ctx.setResponseHeader('ratelimit', limitField(set.list, counts));
+    }
+    return next();
+  }
+
+  /** The RPC layer for a call that counts: error -32029, or on to `next`. */
+  async function limitCall(set: PolicySet, call: RpcCall, next: RpcNext): Promise<RpcResult> {
+    const { http } = call;
+    const counting = count(set, call.authInfo, http?.clientAddress, call.method, call.toolName, http, 1);
+    const counts = counting instanceof Promise ? await counting : counting;
+    const refused = refusedAt(set.list, counts);
+    if (refused !== -1) {
+      const { message, data } = refusal(set.list[refused]!.name, countAt(counts, refused)!);
+      return { error: { code: ERROR_CODES.rate_limited.rpc, message, data } };
+    }
+    return next();
   }
 
   const storeOutput = {
@@ -407,59 +576,22 @@ export function rateLimit(options: RateLimitOptions): RateLimit {
       };
     },
 
-    async http(req, ctx, next) {
+    // The hooks are not async functions: a request with nothing to count is handed on with no promise and no
+    // microtask of this middleware's own.
+    http(req, ctx, next) {
       if (!ctx.isProtected) return next();
       // A 2026-07-28 request names its method and tool in headers: its RPC policies count here, with no body read.
-      const route = rpcPolicies.length > 0 ? routeFromHeaders(req.headers) : undefined;
-      if (httpPolicies.length === 0 && route === undefined) return next();
-      const address = addressOf(ctx.clientAddress);
-      const subject: RateLimitSubject = {
-        client: ctx.authInfo?.clientId ? `id:${ctx.authInfo.clientId}` : (address ?? ANONYMOUS),
-        authInfo: ctx.authInfo,
-        clientAddress: ctx.clientAddress,
-        address,
-        method: route?.method,
-        toolName: route?.toolName,
-        http: ctx,
-      };
+      const route = rpcPolicies.list.length > 0 ? routeFromHeaders(req.headers) : undefined;
+      if (httpPolicies.list.length === 0 && route === undefined) return next();
       if (route) ctx.state.set(COUNTED_AT_HTTP, route);
-      // 2026-07-28 has no batches: one request is one message, and its body stays unread.
-      const verdict = await check(
-        route ? policies : httpPolicies,
-        subject,
-        route ? 1 : await messageCountOf(ctx),
-      );
-      const headers = rateLimitHeaders(verdict);
-      if (!verdict.ok) {
-        const { message, data } = refusal(verdict);
-        const { status, rpc } = ERROR_CODES.rate_limited;
-        return jsonRpcErrorResponse(status, rpc, message, headers, data);
-      }
-      for (const [name, value] of Object.entries(headers)) ctx.setResponseHeader(name, value);
-      return next();
+      return limitRequest(route ? allPolicies : httpPolicies, route, ctx, next);
     },
 
-    async rpc(call: RpcCall, next): Promise<RpcResult> {
+    rpc(call: RpcCall, next): Promise<RpcResult> {
       // Over HTTP the HTTP layer already counted the request; elsewhere (stdio) every policy counts per call.
-      const list = call.http ? rpcPolicies : policies;
-      if (list.length === 0 || countedAtHttp(call.http?.state, call.method, call.toolName)) return next();
-      const clientAddress = call.http?.clientAddress;
-      const address = addressOf(clientAddress);
-      const subject: RateLimitSubject = {
-        client: call.authInfo?.clientId ? `id:${call.authInfo.clientId}` : (address ?? ANONYMOUS),
-        authInfo: call.authInfo,
-        clientAddress,
-        address,
-        method: call.method,
-        toolName: call.toolName,
-        http: call.http,
-      };
-      const verdict = await check(list, subject);
-      if (!verdict.ok) {
-        const { message, data } = refusal(verdict);
-        return { error: { code: ERROR_CODES.rate_limited.rpc, message, data } };
-      }
-      return next();
+      const set = call.http ? rpcPolicies : allPolicies;
+      if (set.list.length === 0 || countedAtHttp(call.http?.state, call.method, call.toolName)) return next();
+      return limitCall(set, call, next);
     },
 
     async close() {
