@@ -3,13 +3,11 @@ import {
   closeAfterEach,
   connectV2Client,
   ERAS,
-  type GatedV2Server,
   startGatedV2Server,
   startV2TestServer,
-  type V2TestServer,
 } from '@mcp-middleware/core/testing/v2';
 import { McpServer } from '@modelcontextprotocol/server';
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { type ApiKeyAuthOptions, apiKeyAuth } from './api-key-auth.js';
 import { generateApiKey } from './generate.js';
 import { MemoryKeyStore } from './key-store.js';

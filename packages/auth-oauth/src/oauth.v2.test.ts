@@ -4,13 +4,11 @@ import {
   closeAfterEach,
   connectV2Client,
   ERAS,
-  type GatedV2Server,
   startGatedV2Server,
   startV2TestServer,
-  type V2TestServer,
 } from '@mcp-middleware/core/testing/v2';
 import { McpServer } from '@modelcontextprotocol/server';
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import * as z from 'zod';
 import { type OAuthMiddleware, oauth } from './oauth.js';
 import {

@@ -4,7 +4,6 @@ import {
   type HttpContext,
   type Middleware,
   MiddlewareError,
-  onBodyEnd,
   type RpcCall,
   type RpcResult,
   TRACE_IDS,

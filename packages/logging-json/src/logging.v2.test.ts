@@ -7,7 +7,7 @@ import {
   type V2TestServer,
 } from '@mcp-middleware/core/testing/v2';
 import { McpServer } from '@modelcontextprotocol/server';
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import * as z from 'zod';
 import { LOG_LEVEL_META_KEY, LOGGING_LEVELS } from './client-log.js';
 import { type JsonLogger, jsonLogger } from './json-logger.js';

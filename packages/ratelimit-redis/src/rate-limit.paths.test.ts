@@ -1,4 +1,4 @@
-import type { Middleware, RateLimitDecision, RateLimitPolicy, RateLimitStore } from '@mcp-middleware/core';
+import type { RateLimitDecision, RateLimitPolicy, RateLimitStore } from '@mcp-middleware/core';
 import { connectClient, postJsonRpc, startTestServer, type TestServer } from '@mcp-middleware/core/testing';
 import type { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { McpServer } from '@modelcontextprotocol/sdk/server/mcp.js';
@@ -7,6 +7,7 @@ import { afterEach, describe, expect, it, vi } from 'vitest';
 import { z } from 'zod';
 import { MemoryStore } from './memory-store.js';
 import { type LimitPolicy, type RateLimitOptions, rateLimit, type StoreFailureEvent } from './rate-limit.js';
+import { testAuth } from './test-auth.js';
 
 // The middleware answers synchronously from the in-process MemoryStore and awaits any other store. These tests
 // hold the two paths to the same answers, and the failure handling of both.
@@ -18,23 +19,6 @@ afterEach(async () => {
   await Promise.all(clients.splice(0).map((c) => c.close()));
   await Promise.all(servers.splice(0).map((s) => s.close()));
 });
-
-/** The identity an auth middleware would set, from test headers. */
-const testAuth: Middleware = {
-  name: 'test-auth',
-  async http(req, ctx, next) {
-    const clientId = req.headers.get('x-test-client');
-    if (clientId) {
-      ctx.authInfo = {
-        token: 'test',
-        clientId,
-        scopes: [],
-        extra: { tenant: req.headers.get('x-test-tenant') ?? undefined },
-      };
-    }
-    return next();
-  },
-};
 
 async function start(options: RateLimitOptions, sessions = false) {
   const s = await startTestServer({

@@ -15,6 +15,7 @@ import {
   rateLimitHeaders,
 } from './rate-limit.js';
 import { RedisStore } from './redis-store.js';
+import { testAuth } from './test-auth.js';
 import { useSharedRedis } from './test-redis.js';
 
 const shared = useSharedRedis('middleware');
@@ -35,23 +36,6 @@ const tools = (server: McpServer) => {
     content: [{ type: 'text', text: 'rendered' }],
   }));
   return server;
-};
-
-/** The identity an auth middleware would set, from test headers: enough to key limits by client and tenant. */
-const testAuth: Middleware = {
-  name: 'test-auth',
-  async http(req, ctx, next) {
-    const clientId = req.headers.get('x-test-client');
-    if (clientId) {
-      ctx.authInfo = {
-        token: 'test',
-        clientId,
-        scopes: [],
-        extra: { tenant: req.headers.get('x-test-tenant') ?? undefined },
-      };
-    }
-    return next();
-  },
 };
 
 async function start(options: RateLimitOptions, handler: Partial<McpHandlerOptions> = {}) {
