@@ -746,10 +746,10 @@ export function createMiddlewareHandler(options: McpHandlerOptions): McpHandler 
     parsedBody: unknown,
   ): Promise<Response> {
     const authInfo = needsContext ? new ContextCarrier(ctx) : ctx.authInfo;
-    return transport.handleRequest(req, {
-      ...(parsedBody === undefined ? {} : { parsedBody }),
-      ...(authInfo ? { authInfo: authInfo as AuthInfo } : {}),
-    });
+    const extra: { parsedBody?: unknown; authInfo?: AuthInfo } = {};
+    if (parsedBody !== undefined) extra.parsedBody = parsedBody;
+    if (authInfo) extra.authInfo = authInfo as AuthInfo;
+    return transport.handleRequest(req, extra);
   }
 
   /** Makes a server with the user's factory and runs the RPC layer in it. */
@@ -1054,7 +1054,7 @@ export function createMiddlewareHandler(options: McpHandlerOptions): McpHandler 
     // Headers for the final response: set on the outgoing message where the adapter allows (no Response copy or
     // Headers conversion on the hot path), else gathered and copied onto the Response once.
     const setHeader = info?.setHeader;
-    const pending: Array<[string, string]> = [];
+    let pending: Array<[string, string]> | undefined;
     let url: URL | undefined;
     let state: Map<string | symbol, unknown> | undefined;
     let sentListeners: Array<(aborted: boolean) => void> | undefined;
@@ -1077,7 +1077,7 @@ export function createMiddlewareHandler(options: McpHandlerOptions): McpHandler 
         ctx[BODY] ??= readJsonBody(req, maxBodySize, info?.readBody);
         return ctx[BODY];
       },
-      setResponseHeader: setHeader ?? ((name, value) => void pending.push([name, value])),
+      setResponseHeader: setHeader ?? ((name, value) => void (pending ??= []).push([name, value])),
       onResponseSent(listener) {
         sentListeners ??= [];
         sentListeners.push(listener);
@@ -1119,7 +1119,7 @@ export function createMiddlewareHandler(options: McpHandlerOptions): McpHandler 
         }
       }
     }
-    if (pending.length > 0) response = withHeaders(response, pending);
+    if (pending) response = withHeaders(response, pending);
     if (sentListeners) {
       const listeners = sentListeners;
       const done = (aborted: boolean) => {
