@@ -512,16 +512,18 @@ async function main() {
     `tools/call over Streamable HTTP (SSE answers), ${client} client, concurrency ${concurrency}, ${seconds}s x ${rounds} rounds, median round`,
   );
   console.log(
-    `mode              req/s     p50 ms   p99 ms   server CPU µs/call   client µs/call   throughput vs ${MODES[0]}   CPU vs ${MODES[0]}   CPU ratio per round`,
+    `mode              req/s     p50 ms   p99 ms   server CPU µs/call   client µs/call   throughput vs ${MODES[0]}   CPU vs ${MODES[0]}   paired CPU ratio: median [min … max]   CPU ratio per round`,
   );
   for (const mode of MODES) {
     const r = median(results[mode]);
-    // Rounds are interleaved: round i of every mode ran back to back, so per-round ratios show the spread.
-    const perRound = results[mode]
-      .map((x, i) => (x.cpuUs / results[MODES[0]!][i]!.cpuUs).toFixed(3))
-      .join(' ');
+    // Rounds are interleaved: round i of every mode ran back to back, so per-round ratios show the spread, and their
+    // median is steadier than the ratio of two medians taken from different rounds.
+    const ratios = results[mode].map((x, i) => x.cpuUs / results[MODES[0]!][i]!.cpuUs);
+    const sorted = [...ratios].sort((a, b) => a - b);
+    const paired = `${sorted[Math.floor(sorted.length / 2)]!.toFixed(3)} [${sorted[0]!.toFixed(2)} … ${sorted.at(-1)!.toFixed(2)}]`;
+    const perRound = ratios.map((x) => x.toFixed(3)).join(' ');
     console.log(
-      `${mode.padEnd(16)} ${r.rps.toFixed(0).padStart(7)}   ${r.p50.toFixed(2).padStart(6)}   ${r.p99.toFixed(2).padStart(6)}   ${r.cpuUs.toFixed(0).padStart(18)}   ${r.clientUs.toFixed(0).padStart(14)}   ${(r.rps / bare.rps).toFixed(3).padStart(18)}   ${(r.cpuUs / bare.cpuUs).toFixed(3).padStart(11)}   ${perRound}`,
+      `${mode.padEnd(16)} ${r.rps.toFixed(0).padStart(7)}   ${r.p50.toFixed(2).padStart(6)}   ${r.p99.toFixed(2).padStart(6)}   ${r.cpuUs.toFixed(0).padStart(18)}   ${r.clientUs.toFixed(0).padStart(14)}   ${(r.rps / bare.rps).toFixed(3).padStart(18)}   ${(r.cpuUs / bare.cpuUs).toFixed(3).padStart(11)}   ${paired.padStart(36)}   ${perRound}`,
     );
   }
   agent.destroy();
