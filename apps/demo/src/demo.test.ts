@@ -1,5 +1,4 @@
 import { spawn } from 'node:child_process';
-import { once } from 'node:events';
 import { fileURLToPath } from 'node:url';
 import { generateApiKey, parseApiKey } from '@mcp-middleware/auth-apikey';
 import {

@@ -1077,7 +1077,12 @@ export function createMiddlewareHandler(options: McpHandlerOptions): McpHandler 
         ctx[BODY] ??= readJsonBody(req, maxBodySize, info?.readBody);
         return ctx[BODY];
       },
-      setResponseHeader: setHeader ?? ((name, value) => void (pending ??= []).push([name, value])),
+      setResponseHeader:
+        setHeader ??
+        ((name, value) => {
+          pending ??= [];
+          pending.push([name, value]);
+        }),
       onResponseSent(listener) {
         sentListeners ??= [];
         sentListeners.push(listener);
