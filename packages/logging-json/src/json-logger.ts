@@ -196,11 +196,6 @@ function traceOf(params: RpcCall['params'], info: RequestInfo | undefined) {
   return parseTraceparent(meta?.['traceparent']) ?? parseTraceparent(header(info, 'traceparent'));
 }
 
-/** Whether a call was cancelled without building its signal; a core older than `RpcCall.cancelled` reads the signal. */
-function isCancelled(call: RpcCall): boolean {
-  return (call as { cancelled?: boolean }).cancelled ?? call.signal.aborted;
-}
-
 /**
  * Structured JSON logs for an MCP server: one line per HTTP request and one per JSON-RPC call, with credentials
  * redacted, written with pino to stderr by default; and `forCall(extra, server)`, a logger bound to a call that
@@ -320,8 +315,8 @@ export function jsonLogger(options: JsonLoggerOptions = {}): JsonLogger {
     const line: HttpFields = {
       kind: 'http',
       method: field(req.method),
-      // The path only: a query string may carry a token. (`ctx.path` spares a URL parse; an older core has none.)
-      path: field((ctx as { path?: string }).path ?? ctx.url.pathname),
+      // The path only: a query string may carry a token.
+      path: field(ctx.path),
       status,
       durationMs: round(performance.now() - ctx.startedAt),
       client: ctx.clientAddress,
@@ -461,7 +456,7 @@ export function jsonLogger(options: JsonLoggerOptions = {}): JsonLogger {
         writeCall(call, entry, classifyThrown(error));
         throw error;
       }
-      writeCall(call, entry, classifyResult(answer, isCancelled(call)));
+      writeCall(call, entry, classifyResult(answer, call.cancelled));
       return answer;
     },
 

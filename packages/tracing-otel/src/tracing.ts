@@ -221,11 +221,6 @@ function checkBoolean(value: unknown, name: string): boolean | undefined {
   return value;
 }
 
-/** Whether a call was cancelled without building its signal; a core older than `RpcCall.cancelled` reads the signal. */
-function isCancelled(call: RpcCall): boolean {
-  return (call as { cancelled?: boolean }).cancelled ?? call.signal.aborted;
-}
-
 /**
  * OpenTelemetry for an MCP server: one server span per JSON-RPC request following the MCP semantic conventions,
  * parented on the trace context the client put in `params._meta` (with the HTTP request's context as a link), an
@@ -459,8 +454,8 @@ export function tracing(options: TracingOptions = {}): Tracing {
     } else {
       base = propagator.extract(ambient, req.headers, headersGetter);
       if (live && httpSpans !== false) {
-        // `ctx.path` spares a URL parse (a core without it parses); the scheme is the URL's first word.
-        const pathname = (ctx as { path?: string }).path ?? ctx.url.pathname;
+        // Neither needs the URL parsed: the path is core's, the scheme is the URL's first word.
+        const pathname = ctx.path;
         const route = ctx.route === 'not-found' ? undefined : pathname;
         const attributes: Attributes = {
           [ATTR.HTTP_METHOD]: req.method,
@@ -597,7 +592,7 @@ export function tracing(options: TracingOptions = {}): Tracing {
 
   /** Classifies the answer and counts RPC-layer refusals (per-tool limits, scopes). */
   function classify(call: RpcCall, answer: RpcResult): CallEnd {
-    const end = endOfAnswer(answer, isCancelled(call));
+    const end = endOfAnswer(answer, call.cancelled);
     if (answer.error !== undefined) {
       const refusal = rpcRefusal(answer.error.code, answer.error.data);
       if (refusal?.kind === 'rate_limited') countRateLimit(refusal.policy ?? '_OTHER', 'limited', 'rpc');
