@@ -64,9 +64,18 @@ export type LineFields = RpcFields | HttpFields;
 /** Writes one line of the middleware's own, at a level the caller already checked is enabled. */
 export type WriteLine = (level: LineLevel, fields: LineFields) => void;
 
-/** Every key the two lines can carry, and the message key: none may have a serializer or stringifier of its own. */
-const KEYS: readonly string[] = [
-  'kind',
+/** A line's keys after `kind`, in the order jsonLogger builds them, with each `,"key":` written once. */
+interface Keys {
+  readonly kind: string;
+  readonly names: readonly string[];
+  readonly prefixes: readonly string[];
+}
+const keys = (kind: LineFields['kind'], names: readonly string[]): Keys => ({
+  kind: `,"kind":"${kind}"`,
+  names,
+  prefixes: names.map((name) => `,"${name}":`),
+});
+const RPC_KEYS = keys('rpc', [
   'method',
   'tool',
   'rpcId',
@@ -81,13 +90,26 @@ const KEYS: readonly string[] = [
   'errorCode',
   'errorMessage',
   'args',
+]);
+const HTTP_KEYS = keys('http', [
+  'method',
   'path',
   'status',
+  'durationMs',
   'client',
+  'requestId',
+  'sessionId',
+  'clientId',
+  'traceId',
   'userAgent',
+  'trace_id',
+  'span_id',
   'authError',
   'aborted',
-];
+]);
+
+/** Every key the two lines can carry, and the message key: none may have a serializer or stringifier of its own. */
+const KEYS: readonly string[] = ['kind', ...new Set([...RPC_KEYS.names, ...HTTP_KEYS.names])];
 
 /** Where pino's `stream.write()` goes, and whether it asks for the line's level and object first (multistream). */
 interface Stream {
@@ -221,49 +243,16 @@ export function directLines(logger: Logger): WriteLine | undefined {
         return stringify(value);
     }
   };
-  /** `line` with `key` (given as `,"key":`) appended, unless its value is undefined. */
-  const add = (line: string, key: string, value: unknown): string => {
-    const text = json(value);
-    return text === undefined ? line : line + key + text;
-  };
-  /** An optional key: read only when it is the object's own, as pino reads keys. */
-  const opt = <T extends object>(fields: T, key: keyof T & string): unknown =>
-    Object.hasOwn(fields, key) ? fields[key] : undefined;
-
-  const rpc = (f: RpcFields): string => {
-    let line = ',"kind":"rpc"';
-    line = add(line, ',"method":', f.method);
-    line = add(line, ',"tool":', f.tool);
-    line = add(line, ',"rpcId":', f.rpcId);
-    line = add(line, ',"outcome":', f.outcome);
-    line = add(line, ',"durationMs":', f.durationMs);
-    line = add(line, ',"clientId":', f.clientId);
-    line = add(line, ',"sessionId":', f.sessionId);
-    line = add(line, ',"requestId":', f.requestId);
-    line = add(line, ',"traceId":', f.traceId);
-    line = add(line, ',"trace_id":', opt(f, 'trace_id'));
-    line = add(line, ',"span_id":', opt(f, 'span_id'));
-    line = add(line, ',"errorCode":', opt(f, 'errorCode'));
-    line = add(line, ',"errorMessage":', opt(f, 'errorMessage'));
-    return add(line, ',"args":', opt(f, 'args'));
-  };
-
-  const http = (f: HttpFields): string => {
-    let line = ',"kind":"http"';
-    line = add(line, ',"method":', f.method);
-    line = add(line, ',"path":', f.path);
-    line = add(line, ',"status":', f.status);
-    line = add(line, ',"durationMs":', f.durationMs);
-    line = add(line, ',"client":', f.client);
-    line = add(line, ',"requestId":', f.requestId);
-    line = add(line, ',"sessionId":', f.sessionId);
-    line = add(line, ',"clientId":', f.clientId);
-    line = add(line, ',"traceId":', f.traceId);
-    line = add(line, ',"userAgent":', f.userAgent);
-    line = add(line, ',"trace_id":', opt(f, 'trace_id'));
-    line = add(line, ',"span_id":', opt(f, 'span_id'));
-    line = add(line, ',"authError":', opt(f, 'authError'));
-    return add(line, ',"aborted":', opt(f, 'aborted'));
+  /** The fields after `kind`, in `keys`' order (the order jsonLogger builds them in), undefined ones left out. */
+  const body = (fields: LineFields, keys: Keys): string => {
+    // jsonLogger builds these objects as literals: every key it reads is the object's own, as pino reads them.
+    const record = fields as unknown as Record<string, unknown>;
+    let line = keys.kind;
+    for (let i = 0; i < keys.names.length; i++) {
+      const text = json(record[keys.names[i]!]);
+      if (text !== undefined) line += keys.prefixes[i]! + text;
+    }
+    return line;
   };
 
   return (level, fields) => {
@@ -272,6 +261,10 @@ export function directLines(logger: Logger): WriteLine | undefined {
       return;
     }
     const head = heads[level] + time() + chindings;
-    stream.write(fields.kind === 'rpc' ? head + rpc(fields) + tails.rpc : head + http(fields) + tails.http);
+    stream.write(
+      fields.kind === 'rpc'
+        ? head + body(fields, RPC_KEYS) + tails.rpc
+        : head + body(fields, HTTP_KEYS) + tails.http,
+    );
   };
 }
