@@ -11,17 +11,13 @@
  *   node --import tsx cpu.ts [--calls 2000] [--rounds 9] [--arms core,noop,...] [--alloc]
  */
 import { fork, spawn } from 'node:child_process';
-import { randomUUID } from 'node:crypto';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { createMiddlewareHandler, type FetchInfo, type Middleware } from '@mcp-middleware/core';
 import { initializeRequest } from '@mcp-middleware/core/testing';
 import { jsonLogger } from '@mcp-middleware/logging-json';
-import { McpServer } from '@modelcontextprotocol/sdk/server/mcp.js';
-import { WebStandardStreamableHTTPServerTransport } from '@modelcontextprotocol/sdk/server/webStandardStreamableHttp.js';
 import { context, metrics, SpanKind, trace } from '@opentelemetry/api';
-import { z } from 'zod';
-import { fullStack, type OnlyMode, registerSdk, type StackMode } from './stack.js';
+import { bareSdkFetch, echoServer, fullStack, type OnlyMode, registerSdk, type StackMode } from './stack.js';
 
 const { values } = parseArgs({
   options: {
@@ -108,47 +104,16 @@ function tracingFloor(name: string): Middleware {
 const encoder = new TextEncoder();
 
 /** One handler and session, and a function that makes one call the way Node's adapter would hand it over. */
-/**
- * `bare`: the SDK's own web-standard transport with a session map, as its examples (and `overhead.ts`'s bare arm)
- * serve it: the request arrives as a `Request` with its body, which the transport reads itself.
- */
-function bareHandler(): { fetch(req: Request, info: FetchInfo): Promise<Response>; withBody: true } {
-  const transports = new Map<string, WebStandardStreamableHTTPServerTransport>();
-  return {
-    withBody: true,
-    async fetch(req) {
-      const sid = req.headers.get('mcp-session-id');
-      const existing = sid ? transports.get(sid) : undefined;
-      if (existing) return existing.handleRequest(req);
-      const transport = new WebStandardStreamableHTTPServerTransport({
-        sessionIdGenerator: () => randomUUID(),
-        onsessioninitialized: (id) => void transports.set(id, transport),
-      });
-      const server = new McpServer({ name: 'bench', version: '1.0.0' });
-      server.registerTool('echo', { inputSchema: { text: z.string() } }, async ({ text }) => ({
-        content: [{ type: 'text', text }],
-      }));
-      await server.connect(transport);
-      return transport.handleRequest(req);
-    },
-  };
-}
-
 async function setUp(name: string) {
   const { middleware, headers } = name === 'bare' ? { middleware: [], headers: {} } : await arm(name);
-  const handler: { fetch(req: Request, info: FetchInfo): Promise<Response>; withBody?: true } =
-    name === 'bare'
-      ? bareHandler()
-      : createMiddlewareHandler({
-          server: ({ jsonSchemaValidator }) => {
-            const server = new McpServer({ name: 'bench', version: '1.0.0' }, { jsonSchemaValidator });
-            server.registerTool('echo', { inputSchema: { text: z.string() } }, async ({ text }) => ({
-              content: [{ type: 'text', text }],
-            }));
-            return server;
-          },
-          middleware,
-        });
+  // `bare`: the SDK's own transport, which reads the body from the Request (as behind @hono/node-server).
+  const bare = name === 'bare' ? bareSdkFetch() : undefined;
+  const handler = bare
+    ? { fetch: bare }
+    : createMiddlewareHandler({
+        server: ({ jsonSchemaValidator }) => echoServer({ jsonSchemaValidator }),
+        middleware,
+      });
   const base = {
     'content-type': 'application/json',
     accept: 'application/json, text/event-stream',
@@ -172,7 +137,7 @@ async function setUp(name: string) {
     const req = new Request('http://127.0.0.1/mcp', {
       method: 'POST',
       headers: { ...base, ...extra, 'content-length': String(bytes.byteLength) },
-      ...(handler.withBody ? { body: bytes } : {}),
+      ...(bare ? { body: bytes } : {}),
     });
     const res = await handler.fetch(req, info);
     const text = await res.text();

@@ -20,7 +20,6 @@
  *   (after `npm run build`) node --import tsx overhead.ts [--seconds 4] [--rounds 3] [--concurrency 16]
  */
 import { fork, spawnSync } from 'node:child_process';
-import { randomUUID } from 'node:crypto';
 import { existsSync, readFileSync } from 'node:fs';
 import { Agent, createServer, request } from 'node:http';
 import { type AddressInfo, connect, type Socket } from 'node:net';
@@ -31,11 +30,10 @@ import { serve as honoServe } from '@hono/node-server';
 import { createMiddlewareHandler, type Middleware, serve } from '@mcp-middleware/core';
 import { initializeRequest } from '@mcp-middleware/core/testing';
 import { toNodeHandler } from '@modelcontextprotocol/node';
-import { McpServer } from '@modelcontextprotocol/sdk/server/mcp.js';
 import { WebStandardStreamableHTTPServerTransport } from '@modelcontextprotocol/sdk/server/webStandardStreamableHttp.js';
 import { createMcpHandler as createV2Handler, McpServer as V2McpServer } from '@modelcontextprotocol/server';
 import { z } from 'zod';
-import { fullStack, type OnlyMode, type StackMode } from './stack.js';
+import { bareSdkFetch, echoServer, fullStack, type OnlyMode, type StackMode } from './stack.js';
 
 type Era = 'legacy' | 'modern';
 /**
@@ -86,14 +84,6 @@ function release1Server(dir: string): string {
   return server;
 }
 
-function makeServer(options: ConstructorParameters<typeof McpServer>[1] = {}) {
-  const server = new McpServer({ name: 'bench', version: '1.0.0' }, options);
-  server.registerTool('echo', { inputSchema: { text: z.string() } }, async ({ text }) => ({
-    content: [{ type: 'text', text }],
-  }));
-  return server;
-}
-
 /** The port a child server listens on, and headers every request to it needs (an API key). */
 interface Started {
   port: number;
@@ -136,7 +126,7 @@ async function startStateless(mode: StatelessMode): Promise<Started> {
       hostname: '127.0.0.1',
       fetch: async (req: Request) => {
         const transport = new WebStandardStreamableHTTPServerTransport({ sessionIdGenerator: undefined });
-        const mcp = makeServer();
+        const mcp = echoServer();
         await mcp.connect(transport);
         return transport.handleRequest(req);
       },
@@ -147,7 +137,7 @@ async function startStateless(mode: StatelessMode): Promise<Started> {
   const { middleware, headers } =
     mode === 'stack-stateless' ? await fullStack('stack') : { middleware: [], headers: {} };
   const handler = createMiddlewareHandler({
-    server: ({ jsonSchemaValidator }) => makeServer({ jsonSchemaValidator }),
+    server: ({ jsonSchemaValidator }) => echoServer({ jsonSchemaValidator }),
     middleware,
     sessions: false,
   });
@@ -162,7 +152,7 @@ async function startServer(mode: Mode): Promise<Started> {
   if (mode.startsWith('stack') || mode.startsWith('only:')) {
     const { middleware, headers } = await fullStack(mode as StackMode | OnlyMode);
     const handler = createMiddlewareHandler({
-      server: ({ jsonSchemaValidator }) => makeServer({ jsonSchemaValidator }),
+      server: ({ jsonSchemaValidator }) => echoServer({ jsonSchemaValidator }),
       middleware,
     });
     const { url } = await serve(handler, { port: 0 });
@@ -170,22 +160,7 @@ async function startServer(mode: Mode): Promise<Started> {
   }
   if (mode === 'bare') {
     // What the SDK's examples do: a session map in front of the web-standard transport.
-    const transports = new Map<string, WebStandardStreamableHTTPServerTransport>();
-    const server = honoServe({
-      port: 0,
-      hostname: '127.0.0.1',
-      fetch: async (req: Request) => {
-        const sid = req.headers.get('mcp-session-id');
-        const existing = sid ? transports.get(sid) : undefined;
-        if (existing) return existing.handleRequest(req);
-        const transport = new WebStandardStreamableHTTPServerTransport({
-          sessionIdGenerator: () => randomUUID(),
-          onsessioninitialized: (id) => void transports.set(id, transport),
-        });
-        await makeServer().connect(transport);
-        return transport.handleRequest(req);
-      },
-    });
+    const server = honoServe({ port: 0, hostname: '127.0.0.1', fetch: bareSdkFetch() });
     await new Promise((r) => server.once('listening', r));
     return { port: (server.address() as { port: number }).port, headers: {} };
   }
@@ -195,7 +170,7 @@ async function startServer(mode: Mode): Promise<Started> {
     rpc: (_call, next) => next(),
   });
   const handler = createMiddlewareHandler({
-    server: ({ jsonSchemaValidator }) => makeServer({ jsonSchemaValidator }),
+    server: ({ jsonSchemaValidator }) => echoServer({ jsonSchemaValidator }),
     // `core-full`: one middleware with no layers, so requests take the full path (no direct session fast path).
     middleware: mode === 'core' ? [] : mode === 'core-full' ? [{ name: 'empty' }] : [0, 1, 2, 3, 4].map(noop),
   });

@@ -2,6 +2,7 @@
  * The full middleware stack a production server would run, for the tracing arm of overhead.ts: JSON logs to
  * /dev/null, an API key, a per-client rate limit in memory, errors with timeouts; with or without tracing.
  */
+import { randomUUID } from 'node:crypto';
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { apiKeyAuth, generateApiKey, MemoryKeyStore } from '@mcp-middleware/auth-apikey';
@@ -11,6 +12,8 @@ import { errors } from '@mcp-middleware/errors';
 import { jsonLogger } from '@mcp-middleware/logging-json';
 import { MemoryStore, RedisStore, rateLimit } from '@mcp-middleware/ratelimit-redis';
 import { tracing } from '@mcp-middleware/tracing-otel';
+import { McpServer } from '@modelcontextprotocol/sdk/server/mcp.js';
+import { WebStandardStreamableHTTPServerTransport } from '@modelcontextprotocol/sdk/server/webStandardStreamableHttp.js';
 import { context, metrics, propagation, trace } from '@opentelemetry/api';
 import { AsyncLocalStorageContextManager } from '@opentelemetry/context-async-hooks';
 import { CompositePropagator, W3CBaggagePropagator, W3CTraceContextPropagator } from '@opentelemetry/core';
@@ -27,6 +30,35 @@ import {
 } from '@opentelemetry/sdk-trace-base';
 import { Redis } from 'ioredis';
 import { exportJWK, generateKeyPair, SignJWT } from 'jose';
+import { z } from 'zod';
+
+/** The server every arm serves: one `echo` tool. */
+export function echoServer(options: ConstructorParameters<typeof McpServer>[1] = {}): McpServer {
+  const server = new McpServer({ name: 'bench', version: '1.0.0' }, options);
+  server.registerTool('echo', { inputSchema: { text: z.string() } }, async ({ text }) => ({
+    content: [{ type: 'text', text }],
+  }));
+  return server;
+}
+
+/**
+ * The bare SDK as its examples serve it: a session map in front of the web-standard transport, which reads the
+ * body from the `Request` itself.
+ */
+export function bareSdkFetch(): (req: Request) => Promise<Response> {
+  const transports = new Map<string, WebStandardStreamableHTTPServerTransport>();
+  return async (req) => {
+    const sid = req.headers.get('mcp-session-id');
+    const existing = sid ? transports.get(sid) : undefined;
+    if (existing) return existing.handleRequest(req);
+    const transport = new WebStandardStreamableHTTPServerTransport({
+      sessionIdGenerator: () => randomUUID(),
+      onsessioninitialized: (id) => void transports.set(id, transport),
+    });
+    await echoServer().connect(transport);
+    return transport.handleRequest(req);
+  };
+}
 
 /**
  * `stack`: no tracing; `stack+otel-none`: the tracing middleware with no SDK registered; `stack+sdk`: the SDK
