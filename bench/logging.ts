@@ -10,6 +10,7 @@
  */
 import { parseArgs } from 'node:util';
 import type { HttpContext, RpcCall, RpcResult } from '@mcp-middleware/core';
+import { testRpcCall } from '@mcp-middleware/core/testing';
 import { jsonLogger } from '@mcp-middleware/logging-json';
 import pino from 'pino';
 
@@ -34,28 +35,17 @@ const authInfo = { token: 'opaque', clientId: 'client-42', scopes: [] };
 const answer: RpcResult = { result: { content: [{ type: 'text', text: 'hi' }] } };
 const next = () => Promise.resolve(answer);
 
-/** One tools/call as the transport decorator hands it to RPC middleware. */
+/** One tools/call as core hands it to RPC middleware. */
 function makeCall(): RpcCall {
-  const state = new Map<string | symbol, unknown>();
-  return {
+  return testRpcCall({
     id: 7,
-    method: 'tools/call',
     params: { name: 'echo', arguments: { text: 'hi' } },
-    toolName: 'echo',
     authInfo,
     sessionId: 'b6a41f6b-39f1-4d91-b941-1f0354588cbb',
     requestInfo,
     http,
-    signal: new AbortController().signal,
-    cancelled: false,
-    state,
-    get: (key) => state.get(key) as never,
-    set: (key, value) => void state.set(key, value),
     protocolVersion: '2025-11-25',
-    startedAt: performance.now(),
-    cancel: () => {},
-    notify: async () => {},
-  };
+  });
 }
 
 async function ours(sink: Sink, level: 'info' | 'silent'): Promise<number> {

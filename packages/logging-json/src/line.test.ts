@@ -6,6 +6,7 @@ import {
   type RpcResult,
   TRACE_IDS,
 } from '@mcp-middleware/core';
+import { testRpcCall } from '@mcp-middleware/core/testing';
 import pino, { type Logger, type LoggerOptions } from 'pino';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { jsonLogger } from './json-logger.js';
@@ -258,27 +259,16 @@ describe('directLines', () => {
 
 /** A `tools/call` as core hands it to RPC middleware. */
 function makeCall(over: Partial<RpcCall> = {}): RpcCall {
-  const state = new Map<string | symbol, unknown>();
-  return {
+  return testRpcCall({
     id: 7,
-    method: 'tools/call',
     params: { name: 'echo', arguments: { text: 'hi' } },
-    toolName: 'echo',
     authInfo: { token: 'opaque-token-value', clientId: 'client-42', scopes: [] },
     sessionId: 'b6a41f6b-39f1-4d91-b941-1f0354588cbb',
     requestInfo: { headers: {} },
     http: { requestId: '6f1c3a52-8a0e-4c1e-9a43-3f3c1d2b7e10' } as HttpContext,
-    signal: new AbortController().signal,
-    cancelled: false,
-    state,
-    get: (key) => state.get(key as never) as never,
-    set: (key, value) => void state.set(key as never, value),
-    protocolVersion: undefined,
     startedAt: 10,
-    cancel: () => {},
-    notify: async () => {},
     ...over,
-  };
+  });
 }
 
 interface HttpCase {

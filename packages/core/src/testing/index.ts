@@ -10,7 +10,7 @@ import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/
 import type { ClientCapabilities } from '@modelcontextprotocol/sdk/types.js';
 import { createMiddlewareHandler, type McpHandler, type McpHandlerOptions } from '../handler.js';
 import { type NodeServer, serve } from '../node.js';
-import type { Middleware } from '../types.js';
+import type { Middleware, RpcCall } from '../types.js';
 
 export { type ContractTestApi, rateLimitStoreContract } from './rate-limit-store-contract.js';
 
@@ -144,6 +144,36 @@ export function initializeRequest(id: number | string = 1): unknown {
       capabilities: {},
       clientInfo: { name: 'raw', version: '1.0.0' },
     },
+  };
+}
+
+/**
+ * An `RpcCall` as core hands it to RPC middleware, for unit tests and benchmarks of an RPC layer: a `tools/call` of
+ * `echo` unless `fields` say otherwise, with a working `state`/`get`/`set`; `cancel()` and `notify()` do nothing.
+ * `cancelled` follows the given `signal` unless it is given too.
+ */
+export function testRpcCall(fields: Partial<RpcCall> = {}): RpcCall {
+  const state = fields.state ?? new Map<string | symbol, unknown>();
+  const signal = fields.signal ?? new AbortController().signal;
+  return {
+    id: 1,
+    method: 'tools/call',
+    params: { name: 'echo', arguments: {} },
+    toolName: 'echo',
+    authInfo: undefined,
+    sessionId: undefined,
+    requestInfo: undefined,
+    http: undefined,
+    protocolVersion: undefined,
+    startedAt: performance.now(),
+    cancel: () => {},
+    notify: async () => {},
+    get: (key) => state.get(key) as never,
+    set: (key, value) => void state.set(key, value),
+    ...fields,
+    signal,
+    cancelled: fields.cancelled ?? signal.aborted,
+    state,
   };
 }
 
