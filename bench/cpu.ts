@@ -227,7 +227,9 @@ if (values.child) {
       fileURLToPath(import.meta.url),
       ['--child', name, '--concurrency', String(concurrency)],
       {
-        execArgv: process.execArgv,
+        // GC on the main thread: helper threads on a 2-core machine made the same batch vary 2-4x; this way a batch
+        // is charged the same work with far less spread.
+        execArgv: [...process.execArgv, '--single-threaded-gc'],
         stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
       },
     );
@@ -242,7 +244,8 @@ if (values.child) {
     return { name, child, run, samples: [] as number[], bytes: undefined as number | undefined };
   });
   // Warm up every arm (JIT), then interleave: every round runs each arm once, in a rotating order, one at a time.
-  for (const a of arms) await a.run(Math.min(calls, 1000));
+  // The JIT settles after some thousands of calls; fewer left the first rounds of every arm 2-3x slow.
+  for (const a of arms) await a.run(5000);
   for (let r = 0; r < rounds; r++) {
     for (let i = 0; i < arms.length; i++) {
       const a = arms[(i + r) % arms.length]!;
@@ -252,13 +255,13 @@ if (values.child) {
   if (values.alloc) for (const a of arms) a.bytes = await a.run({ alloc: calls });
   const median = (xs: number[]) => [...xs].sort((x, y) => x - y)[Math.floor(xs.length / 2)]!;
   const base = arms[0]!;
-  // On a shared machine the fastest round is the steadiest estimate of the work itself; the median is shown too.
+  // On a shared machine the fastest round and the paired ratio are the steadiest estimates; the median is shown too.
   const baseMin = Math.min(...base.samples);
   console.log(
     `in-process tools/call, stateful session, ${calls} calls x ${rounds} rounds, concurrency ${concurrency}`,
   );
   console.log(
-    `arm              µs/call: min  median     max    min above ${base.name}   x ${base.name} (min)${values.alloc ? '   KB allocated/call' : ''}`,
+    `arm              µs/call: min  median     max    min above ${base.name}   x ${base.name} (min)   x ${base.name} (paired)${values.alloc ? '   KB allocated/call' : ''}`,
   );
   for (const a of arms) {
     const min = Math.min(...a.samples);
@@ -269,8 +272,15 @@ if (values.child) {
         .toFixed(1)
         .padStart(7)}` +
         `${(min - baseMin).toFixed(1).padStart(20)}   ${(min / baseMin).toFixed(3).padStart(10)}` +
+        // Each round's ratio to the first arm's batch of the same round, which ran moments before or after it: the
+        // machine's slow swings (a busy neighbour, frequency) divide out, and the median drops the odd batch.
+        `${median(a.samples.map((us, r) => us / base.samples[r]!))
+          .toFixed(3)
+          .padStart(17)}` +
         (a.bytes === undefined ? '' : (a.bytes / 1024).toFixed(1).padStart(21)),
     );
   }
+  if (process.env.CPU_TRACE)
+    for (const a of arms) console.log(a.name, a.samples.map((x) => x.toFixed(0)).join(' '));
   for (const a of arms) a.child.send('exit');
 }

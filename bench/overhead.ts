@@ -54,9 +54,22 @@ type Mode = 'bare' | 'core' | 'core-full' | 'core+5' | StackMode | OnlyMode | V2
  * Release 1's arms (the "before" of issue 14): release 1's own built packages, served by `release1-server.mjs`
  * inside the directory `release1-setup.mjs` prepared. `r1:bare` is the same bare SDK server as `bare` (release 1's
  * lockfile has the same SDK and @hono/node-server), `r1:core` release 1's `createMcpHandler` with no middleware,
- * `r1:stack` release 1's version of `stack` (see the comment in release1-server.mjs for the differences).
+ * `r1:stack` release 1's version of `stack` (see the comment in release1-server.mjs for the differences), and
+ * likewise `r1:stack-oauth`, `r1:only:*` (not redis) and `r1:{core,stack}-stateless`: every row of issue 14's table.
  */
-const RELEASE1_MODES = ['r1:bare', 'r1:core', 'r1:stack'] as const;
+const RELEASE1_MODES = [
+  'r1:bare',
+  'r1:core',
+  'r1:stack',
+  'r1:stack-oauth',
+  'r1:only:logger',
+  'r1:only:apikey',
+  'r1:only:oauth',
+  'r1:only:limit',
+  'r1:only:errors',
+  'r1:core-stateless',
+  'r1:stack-stateless',
+] as const;
 type Release1Mode = (typeof RELEASE1_MODES)[number];
 const DEFAULT_RELEASE1_DIR = '/tmp/mcp-middleware-release1';
 /** Any arm of a run: served by this script (`Mode`) or by release 1's server (`Release1Mode`). */
@@ -483,11 +496,12 @@ async function main() {
   const median = (xs: Result[]) => [...xs].sort((a, b) => a.rps - b.rps)[Math.floor(xs.length / 2)]!;
   // Ratios against the first mode listed (the bare SDK by default).
   const bare = median(results[MODES[0]!]);
+  const width = Math.max(16, ...MODES.map((m) => m.length));
   console.log(
     `tools/call over Streamable HTTP (SSE answers), ${client} client, concurrency ${concurrency}, ${seconds}s x ${rounds} rounds, median round`,
   );
   console.log(
-    `mode              req/s     p50 ms   p99 ms   server CPU µs/call   client µs/call   throughput vs ${MODES[0]}   CPU vs ${MODES[0]}   paired CPU ratio: median [min … max]   CPU ratio per round`,
+    `${'mode'.padEnd(width)}  req/s     p50 ms   p99 ms   server CPU µs/call   client µs/call   throughput vs ${MODES[0]}   CPU vs ${MODES[0]}   paired CPU ratio: median [min … max]   CPU ratio per round`,
   );
   for (const mode of MODES) {
     const r = median(results[mode]);
@@ -498,7 +512,7 @@ async function main() {
     const paired = `${sorted[Math.floor(sorted.length / 2)]!.toFixed(3)} [${sorted[0]!.toFixed(2)} … ${sorted.at(-1)!.toFixed(2)}]`;
     const perRound = ratios.map((x) => x.toFixed(3)).join(' ');
     console.log(
-      `${mode.padEnd(16)} ${r.rps.toFixed(0).padStart(7)}   ${r.p50.toFixed(2).padStart(6)}   ${r.p99.toFixed(2).padStart(6)}   ${r.cpuUs.toFixed(0).padStart(18)}   ${r.clientUs.toFixed(0).padStart(14)}   ${(r.rps / bare.rps).toFixed(3).padStart(18)}   ${(r.cpuUs / bare.cpuUs).toFixed(3).padStart(11)}   ${paired.padStart(36)}   ${perRound}`,
+      `${mode.padEnd(width)} ${r.rps.toFixed(0).padStart(7)}   ${r.p50.toFixed(2).padStart(6)}   ${r.p99.toFixed(2).padStart(6)}   ${r.cpuUs.toFixed(0).padStart(18)}   ${r.clientUs.toFixed(0).padStart(14)}   ${(r.rps / bare.rps).toFixed(3).padStart(18)}   ${(r.cpuUs / bare.cpuUs).toFixed(3).padStart(11)}   ${paired.padStart(36)}   ${perRound}`,
     );
   }
   agent.destroy();

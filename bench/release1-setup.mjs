@@ -18,9 +18,9 @@ import { fileURLToPath } from 'node:url';
 export const RELEASE1_COMMIT = 'e9abcba';
 export const DEFAULT_DIR = '/tmp/mcp-middleware-release1';
 /** What release1-server.mjs imports from release 1, built (`dist/index.js`). */
-const PACKAGES = ['core', 'auth-apikey', 'errors', 'logging-json', 'ratelimit-redis'];
+const PACKAGES = ['core', 'auth-apikey', 'auth-oauth', 'errors', 'logging-json', 'ratelimit-redis'];
 /** Third-party packages release1-server.mjs imports from `<dir>/bench` (its dependencies there). */
-const BENCH_DEPENDENCIES = ['@hono/node-server', '@modelcontextprotocol/sdk', 'zod'];
+const BENCH_DEPENDENCIES = ['@hono/node-server', '@modelcontextprotocol/sdk', 'jose', 'zod'];
 const STATE_FILE = '.release1-setup.json';
 
 const here = dirname(fileURLToPath(import.meta.url));
@@ -117,8 +117,9 @@ function main() {
     console.error(`release1-setup: ${dir}: already installed`);
   }
 
-  // 3. Build (release 1's `build` is `turbo run build`): only the packages the arms import, and what they need.
-  if (!state.built) {
+  // 3. Build (release 1's `build` is `turbo run build`): only the packages the arms import, and what they need. A
+  // list that grew since the last build (auth-oauth joined it) builds again.
+  if (!state.built || state.packages !== PACKAGES.join(',')) {
     run(
       process.execPath,
       [
@@ -132,6 +133,7 @@ function main() {
       { cwd: dir },
     );
     state.built = new Date().toISOString();
+    state.packages = PACKAGES.join(',');
     writeState(dir, state);
   } else {
     console.error(`release1-setup: ${dir}: already built`);
