@@ -405,6 +405,149 @@ async function load(
   };
 }
 
+/** Makes exactly `n` calls, spread over `concurrency` connections (the raw client); every answer is checked. */
+async function callTimes(
+  { port, headers: extra, era }: Started,
+  n: number,
+  concurrency: number,
+): Promise<void> {
+  const headers = era ? v2Headers(era, extra) : await openSession(port, extra);
+  const connections = await Promise.all(
+    Array.from({ length: concurrency }, () => RawConnection.open(port, headers)),
+  );
+  let id = 1;
+  let left = n;
+  await Promise.all(
+    connections.map(async (connection) => {
+      while (left-- > 0) {
+        const text = await connection.post(
+          JSON.stringify({
+            jsonrpc: '2.0',
+            id: id++,
+            method: 'tools/call',
+            params: {
+              name: 'echo',
+              arguments: { text: 'hello' },
+              ...(era === 'modern' ? { _meta: MODERN_META } : {}),
+            },
+          }),
+        );
+        if (!text.startsWith('HTTP/1.1 200') || !text.includes('hello'))
+          throw new Error(`bad answer: ${text.slice(0, 300)}`);
+      }
+    }),
+  );
+  for (const c of connections) c.close();
+}
+
+/**
+ * Instructions the server process executes for `warm` + `n` calls (start-up, session and all), counted by valgrind
+ * (cachegrind, no cache simulation) with V8 in `--predictable` mode: one thread, no timers deciding when it compiles
+ * or collects.
+ */
+async function serverInstructions(
+  script: string,
+  childMode: string,
+  mode: string,
+  warm: number,
+  n: number,
+  concurrency: number,
+): Promise<number> {
+  const child = fork(script, ['--child', childMode], {
+    execPath: 'valgrind',
+    execArgv: [
+      '--tool=cachegrind',
+      '--cache-sim=no',
+      // V8 writes machine code to the heap as it compiles: valgrind must see it change.
+      '--smc-check=all-non-file',
+      '--cachegrind-out-file=/dev/null',
+      process.execPath,
+      '--predictable',
+      ...process.execArgv,
+    ],
+    stdio: ['ignore', 'ignore', 'pipe', 'ipc'],
+  });
+  let stderr = '';
+  child.stderr!.setEncoding('utf8');
+  child.stderr!.on('data', (chunk: string) => {
+    stderr += chunk;
+  });
+  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+  const started = await new Promise<Started>((resolve, reject) => {
+    child.once('error', (error) =>
+      reject(
+        new Error(`could not run valgrind for ${mode} (Debian: apt-get install valgrind): ${error.message}`),
+      ),
+    );
+    child.once('exit', (code) =>
+      reject(
+        new Error(`the ${mode} server exited (${code}) before it was listening:\n${stderr.slice(-2000)}`),
+      ),
+    );
+    child.once('message', (m: { started: Started }) => resolve(m.started));
+  });
+  await callTimes(started, warm, concurrency);
+  await callTimes(started, n, concurrency);
+  child.kill('SIGINT');
+  await exited;
+  const refs = /I\s+refs:\s+([\d,]+)/.exec(stderr);
+  if (!refs) throw new Error(`no instruction count from valgrind for ${mode}:\n${stderr.slice(-2000)}`);
+  return Number(refs[1]!.replaceAll(',', ''));
+}
+
+/**
+ * `--instructions`: each server's own work per call, end to end over real HTTP, as instructions instead of time.
+ * Each arm's server runs twice under valgrind, serving 1,000 warm-up calls and then 500 or 3,000 more; the
+ * difference over 2,500 calls is what one call costs the whole process (HTTP parsing, sockets, JSON, collections,
+ * compilation). The machine's load does not move it, so arms run side by side, one per core; runs of one arm agree
+ * within a few per cent. The load generator is not counted.
+ */
+async function countInstructions(
+  modes: readonly Arm[],
+  release1: string | undefined,
+  concurrency: number,
+): Promise<void> {
+  const warm = 1000;
+  const low = 500;
+  const high = 3000;
+  const jobs = modes.flatMap((mode) => [low, high].map((n) => ({ mode, n })));
+  const counted = new Map<string, number>();
+  let next = 0;
+  await Promise.all(
+    Array.from({ length: Math.max(1, availableParallelism()) }, async () => {
+      while (next < jobs.length) {
+        const { mode, n } = jobs[next++]!;
+        const [script, childMode] =
+          release1 && isRelease1(mode)
+            ? [release1, mode.slice(3)]
+            : [new URL(import.meta.url).pathname, mode];
+        counted.set(`${mode} ${n}`, await serverInstructions(script, childMode, mode, warm, n, concurrency));
+      }
+    }),
+  );
+  const perCall = modes.map((mode) => ({
+    mode,
+    k: (counted.get(`${mode} ${high}`)! - counted.get(`${mode} ${low}`)!) / (high - low) / 1000,
+  }));
+  const base = perCall[0]!;
+  const width = Math.max(16, ...modes.map((m) => m.length));
+  console.log(
+    `server instructions per tools/call over Streamable HTTP (valgrind, V8 --predictable), concurrency ${concurrency}, ${high - low} calls`,
+  );
+  console.log(
+    `${'mode'.padEnd(width)}  K instructions/call   x ${base.mode}   throughput if CPU-bound, vs ${base.mode}`,
+  );
+  for (const a of perCall) {
+    console.log(
+      `${a.mode.padEnd(width)} ${a.k.toFixed(1).padStart(20)} ${(a.k / base.k).toFixed(3).padStart(10)} ${(
+        base.k / a.k
+      )
+        .toFixed(3)
+        .padStart(38)}`,
+    );
+  }
+}
+
 /** Pins a process to one core with taskset, where the machine has it and two cores or more; else leaves it. */
 function pin(pid: number | undefined, core: number): void {
   if (pid === undefined || availableParallelism() < 2) return;
@@ -421,6 +564,7 @@ async function main() {
       child: { type: 'string' },
       modes: { type: 'string', default: process.env['BENCH_MODES'] ?? 'bare,core,core+5' },
       release1: { type: 'string', default: DEFAULT_RELEASE1_DIR },
+      instructions: { type: 'boolean', default: false },
     },
   });
   if (values.child) {
@@ -440,7 +584,8 @@ async function main() {
     process.send?.({ started });
     return;
   }
-  pin(process.pid, 0);
+  // Not under --instructions: its servers run side by side, and children inherit the pinning.
+  if (!values.instructions) pin(process.pid, 0);
   const seconds = Number(values.seconds);
   const rounds = Number(values.rounds);
   const concurrency = Number(values.concurrency);
@@ -453,6 +598,10 @@ async function main() {
     throw new TypeError(`unknown release-1 mode ${unknownRelease1.join(', ')}: ${RELEASE1_MODES.join(', ')}`);
   // Checked before any round, so a missing setup fails at once.
   const release1 = MODES.some(isRelease1) ? release1Server(resolvePath(values.release1)) : undefined;
+  if (values.instructions) {
+    await countInstructions(MODES, release1, concurrency);
+    return;
+  }
   const results = Object.fromEntries(MODES.map((m) => [m, [] as Result[]])) as Record<Arm, Result[]>;
   for (let round = 0; round < rounds; round++) {
     for (const mode of MODES) {

@@ -348,6 +348,47 @@ describe('createMiddlewareHandler', () => {
       await res.body?.cancel();
       await handler.close();
     });
+
+    it('lets a middleware keep ctx.setResponseHeader and call it detached, over Node and as a plain Fetch handler', async () => {
+      // tracing() wraps it this way: the function it kept must not need `this`.
+      const detached: Middleware = {
+        name: 'detached',
+        async http(_req, ctx, next) {
+          const set = ctx.setResponseHeader;
+          ctx.setResponseHeader = (name, value) => set(name, `${value};seen`);
+          const response = await next();
+          set('x-after', 'yes');
+          return response;
+        },
+        rpc: (call, next) => {
+          call.http?.setResponseHeader('x-from-rpc', 'ok');
+          return next();
+        },
+      };
+      const s = await start({ server: fixtureServer(), middleware: [detached], enableJsonResponse: true });
+      const overNode = await postJsonRpc(s.url, initializeRequest());
+      expect(overNode.status).toBe(200);
+      expect(overNode.headers.get('x-from-rpc')).toBe('ok;seen');
+      expect(overNode.headers.get('x-request-id')).toMatch(/^[0-9a-f-]{36}$/);
+
+      const handler = createMiddlewareHandler({
+        server: fixtureServer(),
+        middleware: [detached],
+        enableJsonResponse: true,
+      });
+      const plain = await handler.fetch(
+        new Request('http://127.0.0.1/mcp', {
+          method: 'POST',
+          headers: { 'content-type': 'application/json', accept: 'application/json, text/event-stream' },
+          body: JSON.stringify(initializeRequest()),
+        }),
+      );
+      expect(plain.status).toBe(200);
+      expect(plain.headers.get('x-from-rpc')).toBe('ok;seen');
+      expect(plain.headers.get('x-after')).toBe('yes');
+      await plain.body?.cancel();
+      await handler.close();
+    });
   });
 
   describe('DNS rebinding protection', () => {

@@ -186,13 +186,85 @@ export interface McpHandler {
   wrapServer<S extends object>(server: S): S;
 }
 
+/** What a request's context is made from, besides the request itself. */
+interface ContextFields {
+  readonly path: string;
+  readonly clientAddress: string | undefined;
+  readonly requestId: string;
+  readonly route: RouteKind;
+  readonly isProtected: boolean;
+  readonly maxBodySize: number;
+  readonly info: FetchInfo | undefined;
+}
+
 /**
- * Where a context keeps its body promise, once something asked for the body. The handler reads every MCP POST's
- * body itself (batches and request ids are checked before the SDK sees them) and hands the transport the parsed
- * body, so the transport does not read it again: the same work as the bare SDK, done once.
+ * One request's context. A class, so a request costs one object and no closures: the getters and methods live on
+ * the prototype. `setResponseHeader` is an own property that needs no `this` (the adapter's own `setHeader` where it
+ * gives one): middleware may keep it to call later, or replace it to watch what is set.
  */
-const BODY = Symbol('body');
-type WithBody = HttpContext & { [BODY]?: Promise<unknown> };
+class RequestContext implements HttpContext {
+  readonly path: string;
+  readonly clientAddress: string | undefined;
+  requestId: string;
+  authInfo: AuthInfo | undefined = undefined;
+  readonly route: RouteKind;
+  readonly isProtected: boolean;
+  readonly sessionId: string | undefined;
+  readonly startedAt = performance.now();
+  setResponseHeader: (name: string, value: string) => void;
+  /** Headers for the final Response, gathered when the adapter cannot set them on the outgoing message. */
+  pendingHeaders: Array<[string, string]> | undefined;
+  sentListeners: Array<(aborted: boolean) => void> | undefined;
+  readonly #req: Request;
+  readonly #maxBodySize: number;
+  readonly #readBody: BodyReader | undefined;
+  #url: URL | undefined;
+  #state: Map<string | symbol, unknown> | undefined;
+  /**
+   * The body, once something asked for it. The handler reads every MCP POST's body itself (batches and request ids
+   * are checked before the SDK sees them) and hands the transport the parsed body, so the transport does not read it
+   * again: the same work as the bare SDK, done once.
+   */
+  #body: Promise<unknown> | undefined;
+
+  constructor(req: Request, fields: ContextFields) {
+    this.#req = req;
+    this.#maxBodySize = fields.maxBodySize;
+    this.#readBody = fields.info?.readBody;
+    this.path = fields.path;
+    this.clientAddress = fields.clientAddress;
+    this.requestId = fields.requestId;
+    this.route = fields.route;
+    this.isProtected = fields.isProtected;
+    this.sessionId = req.headers.get(SESSION_ID_HEADER) ?? undefined;
+    this.setResponseHeader =
+      fields.info?.setHeader ??
+      ((name, value) => {
+        this.pendingHeaders ??= [];
+        this.pendingHeaders.push([name, value]);
+      });
+  }
+
+  get url(): URL {
+    this.#url ??= new URL(this.#req.url);
+    return this.#url;
+  }
+
+  body(): Promise<unknown> {
+    this.#body ??= readJsonBody(this.#req, this.#maxBodySize, this.#readBody);
+    return this.#body;
+  }
+
+  onResponseSent(listener: (aborted: boolean) => void): void {
+    this.sentListeners ??= [];
+    this.sentListeners.push(listener);
+  }
+
+  get state(): Map<string | symbol, unknown> {
+    this.#state ??= new Map();
+    return this.#state;
+  }
+}
 
 /** The caller's `x-request-id` when it is a sane token, else a new one. */
 export function requestIdOf(req: Request): string {
@@ -463,8 +535,8 @@ export function createMiddlewareHandler(options: McpHandlerOptions): McpHandler 
     const carrier = extra?.authInfo as unknown;
     if (!(carrier instanceof ContextCarrier)) return;
     const { ctx } = carrier;
-    if (ctx.authInfo) extra!.authInfo = ctx.authInfo;
-    else delete extra!.authInfo;
+    // Assigned, not deleted: a delete would turn the SDK's per-message object into a slow dictionary-mode one.
+    extra!.authInfo = ctx.authInfo;
     if (extra!.requestInfo) links.set(extra!.requestInfo, ctx);
   };
   const httpContextOf = (key: object) => links.get(key);
@@ -1051,48 +1123,20 @@ export function createMiddlewareHandler(options: McpHandlerOptions): McpHandler 
     }
     const pathname = pathnameOf(req.url);
     const route: RouteKind = pathname === path ? 'mcp' : routes.has(pathname) ? 'route' : 'not-found';
-    // Headers for the final response: set on the outgoing message where the adapter allows (no Response copy or
-    // Headers conversion on the hot path), else gathered and copied onto the Response once.
-    const setHeader = info?.setHeader;
-    let pending: Array<[string, string]> | undefined;
-    let url: URL | undefined;
-    let state: Map<string | symbol, unknown> | undefined;
-    let sentListeners: Array<(aborted: boolean) => void> | undefined;
-    const ctx: WithBody = {
-      get url() {
-        url ??= new URL(req.url);
-        return url;
-      },
+    // Headers for the final response go on the outgoing message where the adapter allows (no Response copy or
+    // Headers conversion on the hot path); else they are gathered and copied onto the Response once.
+    const ctx = new RequestContext(req, {
       path: pathname,
       clientAddress:
         trustProxy === false
           ? resolveClientAddress(info?.clientAddress, undefined, false)
           : resolveClientAddress(info?.clientAddress, req.headers.get('x-forwarded-for'), trustProxy),
       requestId: requestIdOf(req),
-      authInfo: undefined,
       route,
       isProtected: route === 'mcp' || (route === 'route' && routes.get(pathname)!.protected === true),
-      sessionId: req.headers.get(SESSION_ID_HEADER) ?? undefined,
-      body() {
-        ctx[BODY] ??= readJsonBody(req, maxBodySize, info?.readBody);
-        return ctx[BODY];
-      },
-      setResponseHeader:
-        setHeader ??
-        ((name, value) => {
-          pending ??= [];
-          pending.push([name, value]);
-        }),
-      onResponseSent(listener) {
-        sentListeners ??= [];
-        sentListeners.push(listener);
-      },
-      get state() {
-        state ??= new Map();
-        return state;
-      },
-      startedAt: performance.now(),
-    };
+      maxBodySize,
+      info,
+    });
     ctx.setResponseHeader('x-request-id', ctx.requestId);
     const origin = req.headers.get('origin');
     if (cors) for (const [name, value] of cors.responseHeaders(origin)) ctx.setResponseHeader(name, value);
@@ -1124,9 +1168,9 @@ export function createMiddlewareHandler(options: McpHandlerOptions): McpHandler 
         }
       }
     }
-    if (pending) response = withHeaders(response, pending);
-    if (sentListeners) {
-      const listeners = sentListeners;
+    if (ctx.pendingHeaders) response = withHeaders(response, ctx.pendingHeaders);
+    if (ctx.sentListeners) {
+      const listeners = ctx.sentListeners;
       const done = (aborted: boolean) => {
         for (const listener of listeners) {
           try {
