@@ -12,7 +12,7 @@
  * `--instructions` counts instead of timing: each arm runs under valgrind (`cachegrind`, no cache simulation) with
  * V8 in `--predictable` mode (one thread, no timers deciding when it compiles or collects), twice, with 1,000 and
  * with 11,000 calls after the same warm-up; the difference over 10,000 calls is the instructions one call costs,
- * collections and compilation included. A busy or noisy machine does not move it (runs agree within ~1 %), and arms
+ * collections and compilation included. A busy or noisy machine does not move it (repeated runs of an arm agree within ~5 %), and arms
  * run side by side. Needs `valgrind` (Debian: `apt-get install valgrind`); about a minute per run.
  *
  *   node --import tsx cpu.ts [--calls 2000] [--rounds 9] [--arms core,noop,...] [--alloc]
@@ -26,7 +26,16 @@ import { createMiddlewareHandler, type FetchInfo, type Middleware } from '@mcp-m
 import { initializeRequest } from '@mcp-middleware/core/testing';
 import { jsonLogger } from '@mcp-middleware/logging-json';
 import { context, metrics, SpanKind, trace } from '@opentelemetry/api';
-import { bareSdkFetch, echoServer, fullStack, type OnlyMode, registerSdk, type StackMode } from './stack.js';
+import {
+  bareSdkFetch,
+  echoServer,
+  fullStack,
+  instructionsReported,
+  type OnlyMode,
+  registerSdk,
+  type StackMode,
+  valgrindNode,
+} from './stack.js';
 
 const { values } = parseArgs({
   options: {
@@ -297,7 +306,8 @@ if (values.child && values.count) {
       a.samples.push(await a.run(calls));
     }
   }
-  if (values.alloc) for (const a of arms) a.bytes = await a.run({ alloc: calls, sites: values['alloc-sites'] });
+  if (values.alloc)
+    for (const a of arms) a.bytes = await a.run({ alloc: calls, sites: values['alloc-sites'] });
   const median = (xs: number[]) => [...xs].sort((x, y) => x - y)[Math.floor(xs.length / 2)]!;
   const base = arms[0]!;
   // On a shared machine the fastest round and the paired ratio are the steadiest estimates; the median is shown too.
@@ -325,22 +335,13 @@ if (values.child && values.count) {
         (a.bytes === undefined ? '' : (a.bytes / 1024).toFixed(1).padStart(21)),
     );
   }
-  if (process.env.CPU_TRACE)
-    for (const a of arms) console.log(a.name, a.samples.map((x) => x.toFixed(0)).join(' '));
   for (const a of arms) a.child.send('exit');
 }
 
 /** Instructions a run of `arm` with `count` measured calls executes, all of it (start-up included), under valgrind. */
 function instructionsOf(arm: string, count: number): Promise<number> {
   const args = [
-    '--tool=cachegrind',
-    '--cache-sim=no',
-    // V8 writes machine code to the heap as it compiles: valgrind must see it change.
-    '--smc-check=all-non-file',
-    '--cachegrind-out-file=/dev/null',
-    process.execPath,
-    '--predictable',
-    ...process.execArgv,
+    ...valgrindNode(),
     fileURLToPath(import.meta.url),
     '--child',
     arm,
@@ -351,14 +352,14 @@ function instructionsOf(arm: string, count: number): Promise<number> {
   ];
   return new Promise((resolve, reject) => {
     execFile('valgrind', args, { maxBuffer: 64 * 1024 * 1024 }, (error, _stdout, stderr) => {
-      const refs = /I\s+refs:\s+([\d,]+)/.exec(stderr);
-      if (error || !refs) {
+      const refs = instructionsReported(stderr);
+      if (error || refs === undefined) {
         const why =
           (error as NodeJS.ErrnoException | null)?.code === 'ENOENT' ? 'valgrind is not installed' : stderr;
         reject(new Error(`cpu.ts --instructions: ${arm} x ${count}: ${error?.message ?? ''}\n${why}`));
         return;
       }
-      resolve(Number(refs[1]!.replaceAll(',', '')));
+      resolve(refs);
     });
   });
 }

@@ -33,7 +33,15 @@ import { toNodeHandler } from '@modelcontextprotocol/node';
 import { WebStandardStreamableHTTPServerTransport } from '@modelcontextprotocol/sdk/server/webStandardStreamableHttp.js';
 import { createMcpHandler as createV2Handler, McpServer as V2McpServer } from '@modelcontextprotocol/server';
 import { z } from 'zod';
-import { bareSdkFetch, echoServer, fullStack, type OnlyMode, type StackMode } from './stack.js';
+import {
+  bareSdkFetch,
+  echoServer,
+  fullStack,
+  instructionsReported,
+  type OnlyMode,
+  type StackMode,
+  valgrindNode,
+} from './stack.js';
 
 type Era = 'legacy' | 'modern';
 /**
@@ -316,6 +324,20 @@ const MODERN_META = {
   'io.modelcontextprotocol/clientCapabilities': {},
 };
 
+/** The body of one measured call: `echo` with a short text, with the 2026-07-28 envelope when the era asks for it. */
+function echoCall(id: number, era: Era | undefined): string {
+  return JSON.stringify({
+    jsonrpc: '2.0',
+    id,
+    method: 'tools/call',
+    params: {
+      name: 'echo',
+      arguments: { text: 'hello' },
+      ...(era === 'modern' ? { _meta: MODERN_META } : {}),
+    },
+  });
+}
+
 function v2Headers(era: Era, extra: Record<string, string>): Record<string, string> {
   return era === 'modern'
     ? { ...extra, 'mcp-protocol-version': '2026-07-28', 'mcp-method': 'tools/call', 'mcp-name': 'echo' }
@@ -344,17 +366,7 @@ async function load(
   const headers = era ? v2Headers(era, extra) : await openSession(port, extra);
   let id = 1;
   const latencies: number[] = [];
-  const bodyOf = () =>
-    JSON.stringify({
-      jsonrpc: '2.0',
-      id: id++,
-      method: 'tools/call',
-      params: {
-        name: 'echo',
-        arguments: { text: 'hello' },
-        ...(era === 'modern' ? { _meta: MODERN_META } : {}),
-      },
-    });
+  const bodyOf = () => echoCall(id++, era);
   const connections =
     client === 'raw'
       ? await Promise.all(Array.from({ length: concurrency }, () => RawConnection.open(port, headers)))
@@ -420,18 +432,7 @@ async function callTimes(
   await Promise.all(
     connections.map(async (connection) => {
       while (left-- > 0) {
-        const text = await connection.post(
-          JSON.stringify({
-            jsonrpc: '2.0',
-            id: id++,
-            method: 'tools/call',
-            params: {
-              name: 'echo',
-              arguments: { text: 'hello' },
-              ...(era === 'modern' ? { _meta: MODERN_META } : {}),
-            },
-          }),
-        );
+        const text = await connection.post(echoCall(id++, era));
         if (!text.startsWith('HTTP/1.1 200') || !text.includes('hello'))
           throw new Error(`bad answer: ${text.slice(0, 300)}`);
       }
@@ -455,16 +456,7 @@ async function serverInstructions(
 ): Promise<number> {
   const child = fork(script, ['--child', childMode], {
     execPath: 'valgrind',
-    execArgv: [
-      '--tool=cachegrind',
-      '--cache-sim=no',
-      // V8 writes machine code to the heap as it compiles: valgrind must see it change.
-      '--smc-check=all-non-file',
-      '--cachegrind-out-file=/dev/null',
-      process.execPath,
-      '--predictable',
-      ...process.execArgv,
-    ],
+    execArgv: valgrindNode(),
     stdio: ['ignore', 'ignore', 'pipe', 'ipc'],
   });
   let stderr = '';
@@ -490,9 +482,10 @@ async function serverInstructions(
   await callTimes(started, n, concurrency);
   child.kill('SIGINT');
   await exited;
-  const refs = /I\s+refs:\s+([\d,]+)/.exec(stderr);
-  if (!refs) throw new Error(`no instruction count from valgrind for ${mode}:\n${stderr.slice(-2000)}`);
-  return Number(refs[1]!.replaceAll(',', ''));
+  const refs = instructionsReported(stderr);
+  if (refs === undefined)
+    throw new Error(`no instruction count from valgrind for ${mode}:\n${stderr.slice(-2000)}`);
+  return refs;
 }
 
 /**

@@ -211,3 +211,27 @@ export async function fullStack(
   else if (mode !== 'stack' && mode !== 'stack+sdk' && mode !== 'stack-redis') middleware.unshift(tracing());
   return { middleware, headers: keyHeader };
 }
+
+/**
+ * The command (after `valgrind`) that runs Node as the `--instructions` modes of cpu.ts and overhead.ts count it:
+ * cachegrind with no cache simulation, and V8 in `--predictable` mode (one thread, no timers deciding when it
+ * compiles or collects), with this process's own Node flags (tsx).
+ */
+export function valgrindNode(): string[] {
+  return [
+    '--tool=cachegrind',
+    '--cache-sim=no',
+    // V8 writes machine code to the heap as it compiles: valgrind must see it change.
+    '--smc-check=all-non-file',
+    '--cachegrind-out-file=/dev/null',
+    process.execPath,
+    '--predictable',
+    ...process.execArgv,
+  ];
+}
+
+/** The instructions valgrind reports at a process's exit (its `I refs` line), or undefined if it reported none. */
+export function instructionsReported(stderr: string): number | undefined {
+  const refs = /I\s+refs:\s+([\d,]+)/.exec(stderr);
+  return refs ? Number(refs[1]!.replaceAll(',', '')) : undefined;
+}
