@@ -113,9 +113,13 @@ class ServerCall implements RpcCall {
   readonly #request: SdkRequest;
   readonly #extra: SdkExtra;
 
-  constructor(init: CallInit, request: SdkRequest, extra: SdkExtra) {
+  /** The SDK's handler for this request's method: where the innermost `next()` goes. */
+  readonly #handler: SdkHandler;
+
+  constructor(init: CallInit, request: SdkRequest, extra: SdkExtra, handler: SdkHandler) {
     this.#request = request;
     this.#extra = extra;
+    this.#handler = handler;
     this.id = init.id;
     this.method = init.method;
     this.params = init.params;
@@ -174,8 +178,9 @@ class ServerCall implements RpcCall {
   }
 
   /** The innermost `next()`: runs the SDK's handler and waits for its answer (or a cancellation). */
-  deliver(handler: SdkHandler): Promise<RpcResult> {
+  deliver(): Promise<RpcResult> {
     if (this.cancelled) return Promise.resolve({ error: CANCELLED });
+    const handler = this.#handler;
     const request = this.#request;
     const extra = this.#extra;
     this.serverBusy = true;
@@ -289,13 +294,14 @@ export function wrapServer<S extends object>(server: S, options: WrapServerOptio
     }
   };
 
+  // One chain for every handler of the server: each call carries its own handler to the innermost step. Servers are
+  // made per request on SDK v2, so this is composed once per request there, not once per handler.
+  const chain: RpcHandler = composeRpc(middleware, (call) => (call as ServerCall).deliver());
   const wrap = (handler: SdkHandler): SdkHandler => {
-    // The chain's innermost step reaches this handler; built once per handler, not per call.
-    const chain: RpcHandler = composeRpc(middleware, (call) => (call as ServerCall).deliver(handler));
     return (request, extra) => {
       const mcpReq = extra.mcpReq;
       const sdkSignal = mcpReq?.signal ?? extra.signal;
-      const call = new ServerCall(callInit(request, extra, httpContext), request, extra);
+      const call = new ServerCall(callInit(request, extra, httpContext), request, extra, handler);
       stampCall(extra, call);
       // The handler sees the call's signal, so `call.cancel()` aborts the tool; it is made only if read.
       if (mcpReq) {
