@@ -514,7 +514,14 @@ async function countInstructions(
           release1 && isRelease1(mode)
             ? [release1, mode.slice(3)]
             : [new URL(import.meta.url).pathname, mode];
-        counted.set(`${mode} ${n}`, await serverInstructions(script, childMode, mode, warm, n, concurrency));
+        // One failed run costs its arm, not the table: the others are still printed.
+        const count = await serverInstructions(script, childMode, mode, warm, n, concurrency).catch(
+          (error: unknown) => {
+            console.error(`${mode} x ${n}: ${error instanceof Error ? error.message : String(error)}`);
+            return Number.NaN;
+          },
+        );
+        counted.set(`${mode} ${n}`, count);
       }
     }),
   );
