@@ -47,4 +47,7 @@ const handler = createMiddlewareHandler({
   sessions: { store: scale.sessions, idleTimeout: '30m', maxPerPrincipal: 20 },
 });
 
+// Serve once the client is connected: with no offline queue, a session started before that keeps no record (served
+// by this replica alone until its first touch), so its next request on another replica would get 404.
+if (redis.status !== 'ready') await new Promise((resolve) => redis.once('ready', resolve));
 await serve(handler, { port: Number(process.env['PORT'] ?? 3000) });

@@ -38,6 +38,8 @@ async function replica(
   const server = await startTestServer({ server: scaleTestServer(name), middleware: [scale], ...extra });
   cleanups.push(async () => {
     await server.close();
+    // The bus's subscriber too: left open, it would go on reconnecting to a private Redis after the test ends.
+    await scale.close?.();
     await deleteKeys(redis, prefix).catch(() => {});
     redis.disconnect();
   });

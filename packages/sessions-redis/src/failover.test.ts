@@ -14,9 +14,16 @@ import {
   ResourceUpdatedNotificationSchema,
   ToolListChangedNotificationSchema,
 } from '@modelcontextprotocol/sdk/types.js';
-import { afterEach, describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it, vi } from 'vitest';
 import { connectRedis, deleteKeys, REDIS_URL, uniquePrefix } from './test-redis.js';
 import { type Replica, startReplica, startRoundRobinProxy } from './testing/replicas.js';
+
+/**
+ * These tests start replica processes (Node with a TypeScript loader) inside the test: on a loaded CI machine, and on
+ * Node versions that start slower, that alone can take many seconds, so they get more than the default 20 s (the
+ * resumed call below may take up to its own 30 s timeout).
+ */
+vi.setConfig({ testTimeout: 60_000 });
 
 const cleanups: Array<() => Promise<unknown>> = [];
 afterEach(async () => {

@@ -30,6 +30,18 @@ describe('session records in Redis (two handlers in one process sharing one Redi
         }),
       );
     }
+    // Each store subscribes to its channels in the background: a forwarded answer or a deletion notice published
+    // before its replica listens would be lost. Exact counts: the stores of earlier tests are closed (afterEach).
+    await waitFor(async () => {
+      const channels = [
+        `${prefix}sessions:deleted`,
+        ...scales.map((s) => `${prefix}replica:${s.sessions.replicaId}`),
+      ];
+      // NUMSUB answers channel, count, channel, count, ...
+      const reply = (await redis.pubsub('NUMSUB', ...channels)) as Array<string | number>;
+      const counts = channels.map((_, i) => Number(reply[2 * i + 1]));
+      return counts[0] === scales.length && counts.slice(1).every((n) => n === 1);
+    }, 'every replica to listen on its channels');
   }
 
   beforeAll(async () => {
@@ -37,6 +49,8 @@ describe('session records in Redis (two handlers in one process sharing one Redi
   });
   afterEach(async () => {
     await Promise.all(servers.map((s) => s.handler.close({ drainTimeout: '100ms' }).then(() => s.close())));
+    // Their subscribers too (the handler only stops listening): the next test's replicas reuse the channel names.
+    await Promise.all(scales.map((s) => s.close?.()));
     servers = [];
     scales = [];
   });

@@ -25,6 +25,10 @@ const handler = createMiddlewareHandler({
   routes: [{ path: '/replica', handle: async () => new Response(name) }],
 });
 
+// Serve only once the command client is connected: with `enableOfflineQueue: false` a command sent before that fails
+// at once, so a session started in that window would keep no record (served by this replica alone until its first
+// touch), and the next request landing on another replica would get 404.
+if (redis.status !== 'ready') await new Promise((resolve) => redis.once('ready', resolve));
 const node = await serve(handler, {
   port: Number(process.env['PORT'] ?? 0),
   hostname: '127.0.0.1',

@@ -43,7 +43,14 @@ const handler = createMiddlewareHandler({
  */
 async function takeOver(req: Request): Promise<Response> {
   const { sessionId } = (await req.json()) as { sessionId: string };
-  const [, keys] = await redis.scan('0', 'MATCH', `${prefix}events:{${sessionId}/*`, 'COUNT', 1000);
+  // Every SCAN step: a shared Redis may hold more keys than one step looks at.
+  const keys: string[] = [];
+  let cursor = '0';
+  do {
+    const [next, found] = await redis.scan(cursor, 'MATCH', `${prefix}events:{${sessionId}/*`, 'COUNT', 1000);
+    cursor = next;
+    keys.push(...found);
+  } while (cursor !== '0');
   // Streams only, not the marks beside them.
   for (const key of keys.filter((k) => k.endsWith('}'))) {
     const [last] = await redis.xrevrange(key, '+', '-', 'COUNT', 1);
@@ -72,6 +79,10 @@ async function takeOver(req: Request): Promise<Response> {
   return Response.json({ error: 'no countdown to take over' }, { status: 404 });
 }
 
+// Serve only once the command client is connected: with `enableOfflineQueue: false` a command sent before that fails
+// at once, so a session started in that window would keep no record (served by this replica alone until its first
+// touch), and the next request landing on another replica would get 404.
+if (redis.status !== 'ready') await new Promise((resolve) => redis.once('ready', resolve));
 const node = await serve(handler, { port, hostname: '127.0.0.1', shutdownSignals: ['SIGTERM'] });
 void handler.closed.then(() => redis.quit().catch(() => {}));
 console.log(`listening on ${new URL('/mcp', node.url).href}`);

@@ -28,7 +28,7 @@ const DEFAULT_SCRIPT = fileURLToPath(new URL('../test-replica.ts', import.meta.u
 
 /**
  * Starts a replica process (`script`, default `src/test-replica.ts`) with `REPLICA=name` and `env`, and waits
- * (up to 20 s) for its `listening on <url>` line.
+ * (up to 30 s: a loaded CI machine, a Node that starts slower) for its `listening on <url>` line.
  */
 export async function startReplica(options: {
   name: string;
@@ -50,7 +50,7 @@ export async function startReplica(options: {
       await output.waitFor(
         (text) => /listening on (\S+)/.exec(text)?.[1],
         `replica ${options.name} to listen`,
-        20_000,
+        30_000,
       ),
     );
   } catch (error) {
