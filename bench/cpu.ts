@@ -11,8 +11,8 @@
  *
  * `--instructions` counts instead of timing: each arm runs under valgrind (`cachegrind`, no cache simulation) with
  * V8 in `--predictable` mode (one thread, no timers deciding when it compiles or collects), twice, with 1,000 and
- * with 11,000 calls after the same warm-up; the difference over 10,000 calls is the instructions one call costs,
- * collections and compilation included. A busy or noisy machine does not move it (repeated runs of an arm agree
+ * with 11,000 calls after the same warm-up, each run ending with a full collection; the difference over 10,000
+ * calls is the instructions one call costs, every collection of its garbage and compilation included. A busy or noisy machine does not move it (repeated runs of an arm agree
  * within ~5 %), and arms run side by side. Needs `valgrind` (Debian: `apt-get install valgrind`); about a minute
  * per run.
  *
@@ -256,9 +256,14 @@ async function batch(call: () => Promise<void>, n: number): Promise<number> {
 
 if (values.child && values.count) {
   // Under valgrind (`--instructions`): warm up, make `count` calls, exit. No IPC.
+  // A full collection after the warm-up and after the calls: each count then holds every collection its calls'
+  // garbage needs, not whichever major collections happen to fall inside the window.
+  const gc = (globalThis as { gc?: () => void }).gc ?? (() => {});
   const { call } = await setUp(values.child);
   await batch(call, 5000);
+  gc();
   await batch(call, Number(values.count));
+  gc();
   process.exit(0);
 } else if (values.child) {
   // One arm in this process (tracing arms register OpenTelemetry globally): run a batch whenever asked.
@@ -343,6 +348,7 @@ if (values.child && values.count) {
 function instructionsOf(arm: string, count: number): Promise<number> {
   const args = [
     ...valgrindNode(),
+    '--expose-gc',
     fileURLToPath(import.meta.url),
     '--child',
     arm,

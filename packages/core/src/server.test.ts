@@ -102,6 +102,41 @@ describe('wrapServer (SDK v1)', () => {
     await client.close();
   });
 
+  it('settles next() when the client cancels a tool that never reads its signal, and when the connection closes', async () => {
+    const answers: RpcResult[] = [];
+    const calls: RpcCall[] = [];
+    let release!: () => void;
+    const held = new Promise<void>((resolve) => {
+      release = resolve;
+    });
+    const server = new McpServer({ name: 's', version: '1.0.0' });
+    // Stubborn: ignores its signal, answers only when the test lets it.
+    server.registerTool('stubborn', {}, async () => {
+      await held;
+      return { content: [] };
+    });
+    wrapServer(server, { middleware: [spy(calls, answers)] });
+    const client = await connected(server);
+    const controller = new AbortController();
+    const cancelled = client.callTool({ name: 'stubborn', arguments: {} }, undefined, {
+      signal: controller.signal,
+    });
+    await waitFor(() => calls.length === 2, 'the first call to reach the middleware');
+    controller.abort('stop');
+    await expect(cancelled).rejects.toThrow();
+    await waitFor(() => answers.length === 2, 'the cancelled call to settle while its tool still runs');
+    expect(answers[1]?.error).toMatchObject({ code: -32001, data: { reason: 'cancelled' } });
+    expect(calls[1]?.cancelled).toBe(true);
+
+    const open = client.callTool({ name: 'stubborn', arguments: {} });
+    await waitFor(() => calls.length === 3, 'the second call to reach the middleware');
+    await client.close();
+    await expect(open).rejects.toThrow();
+    await waitFor(() => answers.length === 3, 'the open call to settle once the connection closed');
+    expect(answers[2]?.error).toMatchObject({ code: -32001, data: { reason: 'cancelled' } });
+    release();
+  });
+
   it('tells a cancelled call by call.cancelled, and a signal first read after cancel() is already aborted', async () => {
     const seen: Array<{ before: boolean; after: boolean; aborted: boolean; reason: unknown }> = [];
     const server = new McpServer({ name: 's', version: '1.0.0' });
