@@ -12,9 +12,10 @@
  * `--instructions` counts instead of timing: each arm runs under valgrind (`cachegrind`, no cache simulation) with
  * V8 in `--predictable` mode (one thread, no timers deciding when it compiles or collects), twice, with 1,000 and
  * with 11,000 calls after the same warm-up, each run ending with a full collection; the difference over 10,000
- * calls is the instructions one call costs, every collection of its garbage and compilation included. A busy or noisy machine does not move it (repeated runs of an arm agree
- * within ~5 %), and arms run side by side. Needs `valgrind` (Debian: `apt-get install valgrind`); about a minute
- * per run.
+ * calls is the instructions one call costs, every collection of its garbage and compilation included. Arms run side
+ * by side and agree within ~5 % inside one run; separate runs of the same code have differed by up to ~10 % per arm,
+ * so compare arms counted in the same run. Needs `valgrind` (Debian: `apt-get install valgrind`); about a minute per
+ * run.
  *
  *   node --import tsx cpu.ts [--calls 2000] [--rounds 9] [--arms core,noop,...] [--alloc]
  *   node --import tsx cpu.ts --instructions [--arms bare,core,noop,stack]

@@ -5,9 +5,8 @@
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
 import { ToolListChangedNotificationSchema } from '@modelcontextprotocol/sdk/types.js';
-import type { Redis } from 'ioredis';
 import { afterEach, describe, expect, it, vi } from 'vitest';
-import { connectRedis, deleteKeys, privateRedis, REDIS_URL, uniquePrefix } from './test-redis.js';
+import { connectRedis, deleteKeys, privateRedis, REDIS_URL, scanKeys, uniquePrefix } from './test-redis.js';
 import {
   type Replica,
   type Proxy as ReplicaProxy,
@@ -86,18 +85,6 @@ async function changeUntilHeard(
   }
 }
 
-/** Every key matching `pattern`, over all SCAN steps. */
-async function keysMatching(redis: Redis, pattern: string): Promise<string[]> {
-  const found: string[] = [];
-  let cursor = '0';
-  do {
-    const [next, keys] = await redis.scan(cursor, 'MATCH', pattern, 'COUNT', 1000);
-    cursor = next;
-    found.push(...keys);
-  } while (cursor !== '0');
-  return found;
-}
-
 function text(result: unknown): string {
   return (result as { content: Array<{ text: string }> }).content[0]!.text;
 }
@@ -143,7 +130,9 @@ describe('replicas sharing one Redis', () => {
     const redis = await connectRedis();
     // The events are in Redis, under the session's own stream names (a full SCAN: the shared Redis may hold more
     // keys than one SCAN step looks at).
-    expect(await keysMatching(redis, `${prefix}events:*`)).not.toEqual([]);
+    const keys: string[] = [];
+    for await (const found of scanKeys(redis, `${prefix}events:*`)) keys.push(...found);
+    expect(keys).not.toEqual([]);
     await deleteKeys(redis, prefix);
     await redis.quit();
   });

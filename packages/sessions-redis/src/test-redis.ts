@@ -6,6 +6,7 @@ export {
   FAST_FAIL,
   privateRedis,
   REDIS_URL,
+  scanKeys,
   uniquePrefix,
   useSharedRedis,
 } from '@mcp-middleware/core/testing/redis';

@@ -39,14 +39,21 @@ export function uniquePrefix(label: string): string {
   return `test:${label}:${process.pid}:${Math.random().toString(36).slice(2, 10)}:`;
 }
 
-/** Deletes every key under `prefix` on a standalone Redis. */
-export async function deleteKeys(client: Redis, prefix: string): Promise<void> {
+/** The keys matching `pattern` on a standalone Redis, one SCAN step's worth at a time, over every step. */
+export async function* scanKeys(client: Redis, pattern: string): AsyncGenerator<string[]> {
   let cursor = '0';
   do {
-    const [next, keys] = await client.scan(cursor, 'MATCH', `${prefix}*`, 'COUNT', 1000);
+    const [next, keys] = await client.scan(cursor, 'MATCH', pattern, 'COUNT', 1000);
     cursor = next;
-    if (keys.length > 0) await client.del(...keys);
+    yield keys;
   } while (cursor !== '0');
+}
+
+/** Deletes every key under `prefix` on a standalone Redis. */
+export async function deleteKeys(client: Redis, prefix: string): Promise<void> {
+  for await (const keys of scanKeys(client, `${prefix}*`)) {
+    if (keys.length > 0) await client.del(...keys);
+  }
 }
 
 /**
