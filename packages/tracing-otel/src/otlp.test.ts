@@ -23,7 +23,7 @@ describe('exporting over OTLP/HTTP', () => {
     });
     const server = await startTestServer({
       server: tracedServer(),
-      middleware: [tracing({ tracerProvider: provider, propagator: w3c, metrics: false })],
+      middleware: [tracing({ tracerProvider: provider, propagator: w3c, metrics: false, httpSpans: true })],
     });
     const parent = newTraceparent();
     try {

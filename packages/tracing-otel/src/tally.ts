@@ -19,20 +19,27 @@ export class Tally {
 
   /** Adds one under `key`, which must name `attributes` exactly (they are read only the first time). */
   add(key: string, attributes: () => Attributes): void {
+    this.counter(key, attributes).count++;
+  }
+
+  /**
+   * The running count under `key`, made on first use: a caller that keeps it counts with `count++` and no lookup.
+   * Past the limit of distinct sets, every new key shares one count with each attribute read as `_OTHER`.
+   */
+  counter(key: string, attributes: () => Attributes): { count: number } {
     const entry = this.#counts.get(key);
-    if (entry) {
-      entry.count++;
-      return;
-    }
+    if (entry) return entry;
     if (this.#counts.size < MAX_TALLIES) {
-      this.#counts.set(key, { attributes: attributes(), count: 1 });
-      return;
+      const made = { attributes: attributes(), count: 0 };
+      this.#counts.set(key, made);
+      return made;
     }
-    const other = this.#counts.get('\u0000other');
-    if (other) other.count++;
-    else {
+    let other = this.#counts.get('\u0000other');
+    if (!other) {
       const masked = Object.fromEntries(Object.keys(attributes()).map((name) => [name, '_OTHER']));
-      this.#counts.set('\u0000other', { attributes: masked, count: 1 });
+      other = { attributes: masked, count: 0 };
+      this.#counts.set('\u0000other', other);
     }
+    return other;
   }
 }

@@ -114,6 +114,8 @@ const MAX_SESSIONS = 10_000;
 /** Distinct tool and prompt names labelled on metrics; past it they count as `_OTHER` (a client picks names). */
 const MAX_METRIC_TARGETS = 1000;
 const MAX_RECORDED_CHARS = 8192;
+/** Distinct `RateLimit-Policy` values whose counters are kept at hand (a limiter has a handful). */
+const MAX_POLICY_SETS = 64;
 /** Longest `close()` waits for providers to export what they buffered. */
 const FLUSH_TIMEOUT_MS = 5000;
 
@@ -147,15 +149,23 @@ const recordGetter: TextMapGetter<HeaderRecord> = {
 };
 
 /** What the HTTP layer leaves for the calls its request carries. */
-interface HttpEntry {
-  /** The context calls take as parent (or link): the HTTP span's, the ambient one, or the extracted headers. */
-  readonly context: Context;
-  /** Our HTTP span, when we made one; it ends when the response is out and every call it carried has ended. */
-  readonly span: Span | undefined;
-  /** Where outcomes go: our span, or the user's HTTP instrumentation span. */
-  readonly annotate: Span | undefined;
-  calls: number;
-  responded: boolean;
+class HttpEntry {
+  /** MCP spans open under this request: our HTTP span ends once the response is out and this is 0. */
+  calls = 0;
+  responded = false;
+  /** The `RateLimit-Policy` (else `RateLimit`) header an admitting rate limiter set, seen as it was set. */
+  rateLimitPolicy: string | undefined = undefined;
+  rateLimit: string | undefined = undefined;
+  constructor(
+    /** The context calls take as parent (or link): our HTTP span's, the ambient one, or the extracted headers. */
+    readonly context: Context,
+    /** Our HTTP span, when we made one up front (`httpSpans: true`), or once we knew one was needed (`'auto'`). */
+    public span: Span | undefined,
+    /** Where outcomes go: our span, or the user's HTTP instrumentation span. */
+    public annotate: Span | undefined,
+    /** `'auto'` with no span active: an HTTP span is made at the end, for a request no MCP span represents. */
+    readonly lazy: boolean,
+  ) {}
 }
 
 interface SessionRecord {
@@ -164,9 +174,15 @@ interface SessionRecord {
   protocolVersion: string | undefined;
 }
 
+/** The span's own context serves as its `TraceIds`; a recording span's ids are valid by construction. */
 function idsOf(span: Span | undefined): TraceIds | undefined {
-  const sc = span?.spanContext();
-  return sc && trace.isSpanContextValid(sc) ? { traceId: sc.traceId, spanId: sc.spanId } : undefined;
+  if (span === undefined) return undefined;
+  const sc = span.spanContext();
+  return span.isRecording() || trace.isSpanContextValid(sc) ? sc : undefined;
+}
+
+function headerOf(headers: Headers | Readonly<Record<string, string>>, name: string): string | null {
+  return headers instanceof Headers ? headers.get(name) : (headers[name] ?? null);
 }
 
 /** The SDK provider behind the API's global proxy, or the provider itself. */
@@ -282,6 +298,8 @@ export function tracing(options: TracingOptions = {}): Tracing {
     readonly rateLimit: Tally;
     readonly authRefusals: Tally;
     readonly storeFailures: Tally;
+    /** The allowed-decision counters of each `RateLimit-Policy` value seen (see `countAdmitted`). */
+    readonly admitted: Map<string, Array<{ count: number }>>;
   }
   let instruments: Instruments | undefined;
   const liveInstruments = (): Instruments | undefined => {
@@ -315,6 +333,7 @@ export function tracing(options: TracingOptions = {}): Tracing {
           description: 'Failures of a shared store (e.g. Redis for rate limits), by policy and outcome.',
           unit: '{failure}',
         }),
+        admitted: new Map(),
       };
     }
     return instruments.live ? instruments : undefined;
@@ -376,6 +395,29 @@ export function tracing(options: TracingOptions = {}): Tracing {
     }));
   }
 
+  /**
+   * Counts an admitted request for each policy it names. A limiter formats its `RateLimit-Policy` once per policy
+   * set, so that string keys the counters to bump: no parsing or lookups per request.
+   */
+  function countAdmitted(inst: Instruments, entry: HttpEntry): void {
+    const policyHeader = entry.rateLimitPolicy;
+    let counters = policyHeader === undefined ? undefined : inst.admitted.get(policyHeader);
+    if (counters === undefined) {
+      const names = policyNames(policyHeader ?? entry.rateLimit ?? '');
+      counters = names.map((policy) =>
+        inst.rateLimit.counter(`${policy}\u0000allowed\u0000http`, () => ({
+          [ATTR.RATELIMIT_POLICY]: policy,
+          [ATTR.RATELIMIT_DECISION]: 'allowed',
+          [ATTR.RATELIMIT_LAYER]: 'http',
+        })),
+      );
+      if (policyHeader !== undefined && inst.admitted.size < MAX_POLICY_SETS) {
+        inst.admitted.set(policyHeader, counters);
+      }
+    }
+    for (const counter of counters) counter.count++;
+  }
+
   function countAuthRefusal(reason: string, layer: 'http' | 'rpc'): void {
     liveInstruments()?.authRefusals.add(`${reason}\u0000${layer}`, () => ({
       [ATTR.AUTH_REASON]: reason,
@@ -385,20 +427,18 @@ export function tracing(options: TracingOptions = {}): Tracing {
 
   /** Reads what auth, rate limits and health probes decided from the response, and records it. */
   function observeHttp(
+    inst: Instruments | undefined,
     entry: HttpEntry,
     ctx: HttpContext,
     status: number,
     headers: Headers | Readonly<Record<string, string>>,
     data: { reason?: unknown } | undefined,
-    rateLimitHeader: string | undefined,
   ): void {
-    const get = (name: string): string | null =>
-      headers instanceof Headers ? headers.get(name) : (headers[name] ?? null);
     const span = entry.annotate;
     // Headers are read only where they can matter: most responses are a 200 from the MCP endpoint.
     const reason =
       status === 401 || status === 403
-        ? authRefusalReason(status, get('www-authenticate'), data?.reason)
+        ? authRefusalReason(status, headerOf(headers, 'www-authenticate'), data?.reason)
         : undefined;
     if (reason !== undefined && ctx.isProtected) {
       span?.setAttributes({ [ATTR.AUTH_OUTCOME]: 'refused', [ATTR.AUTH_REASON]: reason });
@@ -409,7 +449,7 @@ export function tracing(options: TracingOptions = {}): Tracing {
     if (status === 429) {
       const refusal = rpcRefusal(ERROR_CODES.rate_limited.rpc, data);
       const refused = refusal?.kind === 'rate_limited' ? refusal.policy : undefined;
-      const items = parseRateLimit(get('ratelimit'));
+      const items = parseRateLimit(headerOf(headers, 'ratelimit'));
       for (const item of items) {
         countRateLimit(item.policy, item.policy === refused ? 'limited' : 'allowed', 'http');
       }
@@ -418,17 +458,18 @@ export function tracing(options: TracingOptions = {}): Tracing {
       }
       span?.setAttribute(ATTR.RATELIMIT_DECISION, 'limited');
       if (refused !== undefined) span?.setAttribute(ATTR.RATELIMIT_POLICY, refused);
-    } else if (rateLimitHeader !== undefined) {
-      for (const policy of policyNames(rateLimitHeader)) countRateLimit(policy, 'allowed', 'http');
+    } else if (entry.rateLimitPolicy !== undefined || entry.rateLimit !== undefined) {
+      if (inst) countAdmitted(inst, entry);
       span?.setAttribute(ATTR.RATELIMIT_DECISION, 'allowed');
     }
-    if (ctx.route === 'route' && get('content-type')?.startsWith('application/health+json')) {
+    if (ctx.route === 'route' && headerOf(headers, 'content-type')?.startsWith('application/health+json')) {
       span?.setAttribute(ATTR.HEALTH_STATUS, status < 300 ? 'pass' : 'fail');
     }
   }
 
   function endHttpSpan(entry: HttpEntry): void {
-    if (entry.responded && entry.calls === 0) entry.span?.end();
+    // isRecording: not ended already (a call can outlive a response that ended the span: a stream cut short).
+    if (entry.responded && entry.calls === 0 && entry.span?.isRecording()) entry.span.end();
   }
 
   function httpStatus(span: Span | undefined, status: number): void {
@@ -441,86 +482,139 @@ export function tracing(options: TracingOptions = {}): Tracing {
     }
   }
 
-  async function http(req: Request, ctx: HttpContext, next: () => Promise<Response>): Promise<Response> {
+  /** An HTTP server span for `req`, from when the handler received it. */
+  function startHttpSpan(tracer: Tracer, req: Request, ctx: HttpContext, parent: Context): Span {
+    // Neither needs the URL parsed: the path is core's, the scheme is the URL's first word.
+    const pathname = ctx.path;
+    const route = ctx.route === 'not-found' ? undefined : pathname;
+    const attributes: Attributes = {
+      [ATTR.HTTP_METHOD]: req.method,
+      [ATTR.URL_PATH]: pathname,
+      [ATTR.URL_SCHEME]: req.url.slice(0, req.url.indexOf(':')),
+      [ATTR.NETWORK_PROTOCOL]: 'http',
+    };
+    if (route !== undefined) attributes[ATTR.HTTP_ROUTE] = route;
+    if (ctx.clientAddress) attributes[ATTR.CLIENT_ADDRESS] = ctx.clientAddress;
+    return tracer.startSpan(
+      route === undefined ? req.method : `${req.method} ${route}`,
+      { kind: SpanKind.SERVER, attributes, startTime: ctx.startedAt },
+      parent,
+    );
+  }
+
+  /**
+   * The end of an HTTP request: in `'auto'`, the span a request gets when no MCP span represents it (a refusal, a
+   * notification, a stream, a DELETE, a health probe); then outcomes, status and session, read from the response.
+   */
+  function settleHttp(
+    tracer: Tracer | undefined,
+    inst: Instruments | undefined,
+    entry: HttpEntry,
+    req: Request,
+    ctx: HttpContext,
+    status: number,
+    headers: Headers | Readonly<Record<string, string>>,
+    data: ErrorData,
+  ): void {
+    if (entry.lazy && tracer && !(status === 200 && ctx.route === 'mcp' && req.method === 'POST')) {
+      const span = startHttpSpan(tracer, req, ctx, entry.context);
+      entry.span = span;
+      entry.annotate = span;
+      ctx.state.set(TRACE_IDS, span.spanContext());
+    }
+    observeHttp(inst, entry, ctx, status, headers, data);
+    httpStatus(entry.span, status);
+    if (inst) trackSession(req, ctx, status, headers instanceof Headers ? headers : undefined);
+  }
+
+  // With nothing registered, each layer is a plain function that hands `next()`'s promise straight back.
+  function http(req: Request, ctx: HttpContext, next: () => Promise<Response>): Promise<Response> {
     const live = mode === 'trace' ? liveTracer() : undefined;
     const inst = liveInstruments();
     if (mode === 'trace' && !live && !inst) return next();
+    return tracedHttp(live, inst, req, ctx, next);
+  }
+
+  async function tracedHttp(
+    live: Tracer | undefined,
+    inst: Instruments | undefined,
+    req: Request,
+    ctx: HttpContext,
+    next: () => Promise<Response>,
+  ): Promise<Response> {
     const ambient = context.active();
     const ambientSpan = trace.getSpan(ambient);
-    let base: Context;
+    // Ours to represent: no span is active (no HTTP instrumentation of the user's), or we were told to.
+    const own = ambientSpan === undefined || httpSpans === true;
+    let base = own ? propagator.extract(ambient, req.headers, headersGetter) : ambient;
     let span: Span | undefined;
-    if (ambientSpan !== undefined && httpSpans !== true) {
-      base = ambient;
-    } else {
-      base = propagator.extract(ambient, req.headers, headersGetter);
-      if (live && httpSpans !== false) {
-        // Neither needs the URL parsed: the path is core's, the scheme is the URL's first word.
-        const pathname = ctx.path;
-        const route = ctx.route === 'not-found' ? undefined : pathname;
-        const attributes: Attributes = {
-          [ATTR.HTTP_METHOD]: req.method,
-          [ATTR.URL_PATH]: pathname,
-          [ATTR.URL_SCHEME]: req.url.slice(0, req.url.indexOf(':')),
-          [ATTR.NETWORK_PROTOCOL]: 'http',
-        };
-        if (route !== undefined) attributes[ATTR.HTTP_ROUTE] = route;
-        if (ctx.clientAddress) attributes[ATTR.CLIENT_ADDRESS] = ctx.clientAddress;
-        span = live.startSpan(
-          route === undefined ? req.method : `${req.method} ${route}`,
-          { kind: SpanKind.SERVER, attributes },
-          base,
-        );
-        base = trace.setSpan(base, span);
-      }
+    if (live && own && httpSpans === true) {
+      span = startHttpSpan(live, req, ctx, base);
+      base = trace.setSpan(base, span);
     }
     const annotate = span ?? (ambientSpan?.isRecording() ? ambientSpan : undefined);
-    const entry: HttpEntry = { context: base, span, annotate, calls: 0, responded: false };
+    const entry = new HttpEntry(base, span, annotate, mode === 'trace' && own && httpSpans === 'auto');
     ctx.state.set(HTTP, entry);
     const ids = idsOf(span ?? ambientSpan) ?? idsOf(trace.getSpan(base));
     if (ids) ctx.state.set(TRACE_IDS, ids);
 
     // Rate-limit headers of admitted requests go straight to the outgoing message: watch them being set.
-    let rateLimitHeader: string | undefined;
     if (mode === 'trace') {
       const setHeader = ctx.setResponseHeader;
       ctx.setResponseHeader = (name, value) => {
-        if (name.toLowerCase() === 'ratelimit') rateLimitHeader = value;
+        const lower = name.toLowerCase();
+        if (lower === 'ratelimit-policy') entry.rateLimitPolicy = value;
+        else if (lower === 'ratelimit') entry.rateLimit = value;
         setHeader(name, value);
       };
     }
 
     let response: Response;
     try {
-      response = await context.with(base, next);
+      // Nothing to make active when there is no span of ours and no context in the headers.
+      response = base === ambient ? await next() : await context.with(base, next);
     } catch (error) {
       const status = MiddlewareError.is(error) ? error.status : 500;
       if (mode === 'trace') {
-        if (MiddlewareError.is(error)) {
-          observeHttp(entry, ctx, status, error.headers, error.data as ErrorData, rateLimitHeader);
-        }
-        httpStatus(span, status);
-        if (inst) trackSession(req, ctx, status, undefined);
+        settleHttp(
+          live,
+          inst,
+          entry,
+          req,
+          ctx,
+          status,
+          MiddlewareError.is(error) ? error.headers : {},
+          MiddlewareError.is(error) ? (error.data as ErrorData) : undefined,
+        );
       }
       entry.responded = true;
-      span?.end();
+      if (entry.span?.isRecording()) entry.span.end();
       throw error;
     }
     if (mode === 'trace') {
+      const status = response.status;
       // Refusal bodies are small and rare: their JSON-RPC error data names the reason and the refusing policy.
-      const data = REFUSALS.has(response.status) ? await errorDataOf(response) : undefined;
-      observeHttp(entry, ctx, response.status, response.headers, data, rateLimitHeader);
-      httpStatus(span, response.status);
-      if (inst) trackSession(req, ctx, response.status, response.headers);
+      const data = REFUSALS.has(status) ? await errorDataOf(response) : undefined;
+      settleHttp(live, inst, entry, req, ctx, status, response.headers, data);
     }
     entry.responded = true;
     endHttpSpan(entry);
     return response;
   }
 
-  async function rpc(call: RpcCall, next: () => Promise<RpcResult>): Promise<RpcResult> {
+  function rpc(call: RpcCall, next: () => Promise<RpcResult>): Promise<RpcResult> {
     const live = mode === 'trace' ? liveTracer() : undefined;
     const inst = liveInstruments();
     if (mode === 'trace' && !live && !inst) return next();
+    return tracedRpc(live, inst, call, next);
+  }
+
+  async function tracedRpc(
+    live: Tracer | undefined,
+    inst: Instruments | undefined,
+    call: RpcCall,
+    next: () => Promise<RpcResult>,
+  ): Promise<RpcResult> {
     const entry = call.http?.state.get(HTTP) as HttpEntry | undefined;
     const transportContext =
       entry?.context ??
@@ -543,20 +637,31 @@ export function tracing(options: TracingOptions = {}): Tracing {
 
     const links: Link[] = [];
     if (
-      transportSpanContext &&
-      trace.isSpanContextValid(transportSpanContext) &&
-      transportSpanContext !== parentSpanContext
+      transportSpanContext !== undefined &&
+      transportSpanContext !== parentSpanContext &&
+      trace.isSpanContextValid(transportSpanContext)
     ) {
       links.push({ context: transportSpanContext });
     }
     const attributes = callAttributes(call);
+    // No HTTP span of ours or the user's: the call's span is the request's, so it carries what the HTTP layer decided.
+    if (entry?.lazy) {
+      if (call.http?.authInfo) attributes[ATTR.AUTH_OUTCOME] = 'authenticated';
+      if (entry.rateLimitPolicy !== undefined || entry.rateLimit !== undefined) {
+        attributes[ATTR.RATELIMIT_DECISION] = 'allowed';
+      }
+    }
     const span = live.startSpan(
       spanNameOf(call.method, targetOf(call, resourceUriInName)),
       { kind: SpanKind.SERVER, attributes, links },
       parent,
     );
     const ids = idsOf(span);
-    if (ids) call.state.set(TRACE_IDS, ids);
+    if (ids) {
+      call.state.set(TRACE_IDS, ids);
+      // The logger's HTTP line then names the span that represents its request.
+      if (entry?.lazy) call.http?.state.set(TRACE_IDS, ids);
+    }
     if (entry?.span) entry.calls++;
     if (recordArguments && call.method === 'tools/call' && span.isRecording()) {
       const args = (call.params as { arguments?: unknown } | undefined)?.arguments;
