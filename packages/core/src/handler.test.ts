@@ -1,4 +1,5 @@
 import type { AddressInfo } from 'node:net';
+import { McpServer } from '@modelcontextprotocol/sdk/server/mcp.js';
 import { McpError } from '@modelcontextprotocol/sdk/types.js';
 import express from 'express';
 import { afterEach, describe, expect, it } from 'vitest';
@@ -269,6 +270,30 @@ describe('createMiddlewareHandler', () => {
       expect(text(await client.callTool({ name: 'echo', arguments: { text: 'one' } }))).toBe('one');
       expect(text(await client.callTool({ name: 'echo', arguments: { text: 'two' } }))).toBe('two');
       expect(s.handler.host.sessions).toBe(0);
+      await client.close();
+    });
+
+    it('closes each request’s server once its answer is out, without aborting the call it answered', async () => {
+      const signals: AbortSignal[] = [];
+      let closed = 0;
+      const s = await start({
+        server: ({ jsonSchemaValidator }) => {
+          const server = new McpServer({ name: 'one-shot', version: '1.0.0' }, { jsonSchemaValidator });
+          server.registerTool('keep', { description: 'Keeps its signal' }, async (extra) => {
+            signals.push(extra.signal);
+            return { content: [{ type: 'text', text: 'kept' }] };
+          });
+          server.server.onclose = () => closed++;
+          return server;
+        },
+        sessions: false,
+      });
+      const client = await connectClient(s.url);
+      const before = closed;
+      expect(text(await client.callTool({ name: 'keep', arguments: {} }))).toBe('kept');
+      await waitFor(() => closed > before, 'the request’s server to close');
+      // The call was answered before its server closed: nothing is left to cancel, so nothing is aborted.
+      expect(signals.map((signal) => signal.aborted)).toEqual([false]);
       await client.close();
     });
 
