@@ -128,6 +128,11 @@ const encoder = new TextEncoder();
 
 /** One handler and session, and a function that makes one call the way Node's adapter would hand it over. */
 async function setUp(name: string) {
+  // `<arm>-stateless`: the same arm with `sessions: false` (a server and transport per request, no initialize).
+  const stateless = name.endsWith('-stateless');
+  if (stateless) name = name.slice(0, -'-stateless'.length);
+  if (stateless && name === 'bare')
+    throw new TypeError('bare-stateless: use overhead.ts for the SDK’s own stateless server');
   const { middleware, headers } = name === 'bare' ? { middleware: [], headers: {} } : await arm(name);
   // `bare`: the SDK's own transport, which reads the body from the Request (as behind @hono/node-server).
   const bare = name === 'bare' ? bareSdkFetch() : undefined;
@@ -136,6 +141,7 @@ async function setUp(name: string) {
     : createMiddlewareHandler({
         server: ({ jsonSchemaValidator }) => echoServer({ jsonSchemaValidator }),
         middleware,
+        ...(stateless ? { sessions: false } : {}),
       });
   const base = {
     'content-type': 'application/json',
@@ -171,10 +177,13 @@ async function setUp(name: string) {
       sessionId: res.headers.get('mcp-session-id') ?? responseHeaders.get('mcp-session-id'),
     };
   };
-  const init = await post(initializeRequest(0), {});
-  if (!init.sessionId) throw new Error(`${name}: initialize failed ${init.status} ${init.text}`);
-  const session = { 'mcp-session-id': init.sessionId, 'mcp-protocol-version': '2025-11-25' };
-  await post({ jsonrpc: '2.0', method: 'notifications/initialized' }, session);
+  let session: Record<string, string> = { 'mcp-protocol-version': '2025-11-25' };
+  if (!stateless) {
+    const init = await post(initializeRequest(0), {});
+    if (!init.sessionId) throw new Error(`${name}: initialize failed ${init.status} ${init.text}`);
+    session = { 'mcp-session-id': init.sessionId, 'mcp-protocol-version': '2025-11-25' };
+    await post({ jsonrpc: '2.0', method: 'notifications/initialized' }, session);
+  }
   let id = 1;
   const call = async () => {
     const res = await post(
