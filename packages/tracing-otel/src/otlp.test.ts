@@ -23,7 +23,7 @@ describe('exporting over OTLP/HTTP', () => {
     });
     const server = await startTestServer({
       server: tracedServer(),
-      middleware: [tracing({ tracerProvider: provider, propagator: w3c, metrics: false, httpSpans: true })],
+      middleware: [tracing({ tracerProvider: provider, propagator: w3c, metrics: false })],
     });
     const parent = newTraceparent();
     try {

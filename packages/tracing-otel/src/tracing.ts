@@ -159,12 +159,10 @@ class HttpEntry {
   constructor(
     /** The context calls take as parent (or link): our HTTP span's, the ambient one, or the extracted headers. */
     readonly context: Context,
-    /** Our HTTP span, when we made one up front (`httpSpans: true`), or once we knew one was needed (`'auto'`). */
-    public span: Span | undefined,
+    /** Our HTTP span, when we made one; it ends when the response is out and every call it carried has ended. */
+    readonly span: Span | undefined,
     /** Where outcomes go: our span, or the user's HTTP instrumentation span. */
-    public annotate: Span | undefined,
-    /** `'auto'` with no span active: an HTTP span is made at the end, for a request no MCP span represents. */
-    readonly lazy: boolean,
+    readonly annotate: Span | undefined,
   ) {}
 }
 
@@ -482,7 +480,7 @@ export function tracing(options: TracingOptions = {}): Tracing {
     }
   }
 
-  /** An HTTP server span for `req`, from when the handler received it. */
+  /** An HTTP server span for `req`. */
   function startHttpSpan(tracer: Tracer, req: Request, ctx: HttpContext, parent: Context): Span {
     // Neither needs the URL parsed: the path is core's, the scheme is the URL's first word.
     const pathname = ctx.path;
@@ -497,17 +495,13 @@ export function tracing(options: TracingOptions = {}): Tracing {
     if (ctx.clientAddress) attributes[ATTR.CLIENT_ADDRESS] = ctx.clientAddress;
     return tracer.startSpan(
       route === undefined ? req.method : `${req.method} ${route}`,
-      { kind: SpanKind.SERVER, attributes, startTime: ctx.startedAt },
+      { kind: SpanKind.SERVER, attributes },
       parent,
     );
   }
 
-  /**
-   * The end of an HTTP request: in `'auto'`, the span a request gets when no MCP span represents it (a refusal, a
-   * notification, a stream, a DELETE, a health probe); then outcomes, status and session, read from the response.
-   */
+  /** The end of an HTTP request: outcomes, status and session, read from the response. */
   function settleHttp(
-    tracer: Tracer | undefined,
     inst: Instruments | undefined,
     entry: HttpEntry,
     req: Request,
@@ -516,12 +510,6 @@ export function tracing(options: TracingOptions = {}): Tracing {
     headers: Headers | Readonly<Record<string, string>>,
     data: ErrorData,
   ): void {
-    if (entry.lazy && tracer && !(status === 200 && ctx.route === 'mcp' && req.method === 'POST')) {
-      const span = startHttpSpan(tracer, req, ctx, entry.context);
-      entry.span = span;
-      entry.annotate = span;
-      ctx.state.set(TRACE_IDS, span.spanContext());
-    }
     observeHttp(inst, entry, ctx, status, headers, data);
     httpStatus(entry.span, status);
     if (inst) trackSession(req, ctx, status, headers instanceof Headers ? headers : undefined);
@@ -548,12 +536,12 @@ export function tracing(options: TracingOptions = {}): Tracing {
     const own = ambientSpan === undefined || httpSpans === true;
     let base = own ? propagator.extract(ambient, req.headers, headersGetter) : ambient;
     let span: Span | undefined;
-    if (live && own && httpSpans === true) {
+    if (live && own && httpSpans !== false) {
       span = startHttpSpan(live, req, ctx, base);
       base = trace.setSpan(base, span);
     }
     const annotate = span ?? (ambientSpan?.isRecording() ? ambientSpan : undefined);
-    const entry = new HttpEntry(base, span, annotate, mode === 'trace' && own && httpSpans === 'auto');
+    const entry = new HttpEntry(base, span, annotate);
     ctx.state.set(HTTP, entry);
     const ids = idsOf(span ?? ambientSpan) ?? idsOf(trace.getSpan(base));
     if (ids) ctx.state.set(TRACE_IDS, ids);
@@ -577,7 +565,6 @@ export function tracing(options: TracingOptions = {}): Tracing {
       const status = MiddlewareError.is(error) ? error.status : 500;
       if (mode === 'trace') {
         settleHttp(
-          live,
           inst,
           entry,
           req,
@@ -595,7 +582,7 @@ export function tracing(options: TracingOptions = {}): Tracing {
       const status = response.status;
       // Refusal bodies are small and rare: their JSON-RPC error data names the reason and the refusing policy.
       const data = REFUSALS.has(status) ? await errorDataOf(response) : undefined;
-      settleHttp(live, inst, entry, req, ctx, status, response.headers, data);
+      settleHttp(inst, entry, req, ctx, status, response.headers, data);
     }
     entry.responded = true;
     endHttpSpan(entry);
@@ -644,24 +631,13 @@ export function tracing(options: TracingOptions = {}): Tracing {
       links.push({ context: transportSpanContext });
     }
     const attributes = callAttributes(call);
-    // No HTTP span of ours or the user's: the call's span is the request's, so it carries what the HTTP layer decided.
-    if (entry?.lazy) {
-      if (call.http?.authInfo) attributes[ATTR.AUTH_OUTCOME] = 'authenticated';
-      if (entry.rateLimitPolicy !== undefined || entry.rateLimit !== undefined) {
-        attributes[ATTR.RATELIMIT_DECISION] = 'allowed';
-      }
-    }
     const span = live.startSpan(
       spanNameOf(call.method, targetOf(call, resourceUriInName)),
       { kind: SpanKind.SERVER, attributes, links },
       parent,
     );
     const ids = idsOf(span);
-    if (ids) {
-      call.state.set(TRACE_IDS, ids);
-      // The logger's HTTP line then names the span that represents its request.
-      if (entry?.lazy) call.http?.state.set(TRACE_IDS, ids);
-    }
+    if (ids) call.state.set(TRACE_IDS, ids);
     if (entry?.span) entry.calls++;
     if (recordArguments && call.method === 'tools/call' && span.isRecording()) {
       const args = (call.params as { arguments?: unknown } | undefined)?.arguments;
