@@ -1,5 +1,10 @@
 import type { Attributes, Meter, MetricOptions } from '@opentelemetry/api';
 
+/** One attribute set's running count, as `Tally.counter()` hands it out. */
+export interface TallyCounter {
+  count: number;
+}
+
 /** Distinct attribute sets one tally keeps; past it they count together, every value read as `_OTHER`. */
 const MAX_TALLIES = 1000;
 
@@ -26,7 +31,7 @@ export class Tally {
    * The running count under `key`, made on first use: a caller that keeps it counts with `count++` and no lookup.
    * Past the limit of distinct sets, every new key shares one count with each attribute read as `_OTHER`.
    */
-  counter(key: string, attributes: () => Attributes): { count: number } {
+  counter(key: string, attributes: () => Attributes): TallyCounter {
     const entry = this.#counts.get(key);
     if (entry) return entry;
     if (this.#counts.size < MAX_TALLIES) {

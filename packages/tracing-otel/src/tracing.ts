@@ -44,7 +44,7 @@ import {
   spanNameOf,
   targetOf,
 } from './semconv.js';
-import { Tally } from './tally.js';
+import { Tally, type TallyCounter } from './tally.js';
 
 /** What the middleware does: full traces and metrics, only carry the client's context, or nothing. */
 export type TracingMode = 'trace' | 'propagate' | 'off';
@@ -297,7 +297,7 @@ export function tracing(options: TracingOptions = {}): Tracing {
     readonly authRefusals: Tally;
     readonly storeFailures: Tally;
     /** The allowed-decision counters of each `RateLimit-Policy` value seen (see `countAdmitted`). */
-    readonly admitted: Map<string, Array<{ count: number }>>;
+    readonly admitted: Map<string, TallyCounter[]>;
   }
   let instruments: Instruments | undefined;
   const liveInstruments = (): Instruments | undefined => {
@@ -385,12 +385,22 @@ export function tracing(options: TracingOptions = {}): Tracing {
     if (req.method === 'DELETE' && status < 300) endSession(id, record, now);
   }
 
-  function countRateLimit(policy: string, outcome: 'allowed' | 'limited', layer: 'http' | 'rpc'): void {
-    liveInstruments()?.rateLimit.add(`${policy}\u0000${outcome}\u0000${layer}`, () => ({
+  function rateLimitCounter(
+    inst: Instruments,
+    policy: string,
+    outcome: 'allowed' | 'limited',
+    layer: 'http' | 'rpc',
+  ): TallyCounter {
+    return inst.rateLimit.counter(`${policy}\u0000${outcome}\u0000${layer}`, () => ({
       [ATTR.RATELIMIT_POLICY]: policy,
       [ATTR.RATELIMIT_DECISION]: outcome,
       [ATTR.RATELIMIT_LAYER]: layer,
     }));
+  }
+
+  function countRateLimit(policy: string, outcome: 'allowed' | 'limited', layer: 'http' | 'rpc'): void {
+    const inst = liveInstruments();
+    if (inst) rateLimitCounter(inst, policy, outcome, layer).count++;
   }
 
   /**
@@ -402,13 +412,7 @@ export function tracing(options: TracingOptions = {}): Tracing {
     let counters = policyHeader === undefined ? undefined : inst.admitted.get(policyHeader);
     if (counters === undefined) {
       const names = policyNames(policyHeader ?? entry.rateLimit ?? '');
-      counters = names.map((policy) =>
-        inst.rateLimit.counter(`${policy}\u0000allowed\u0000http`, () => ({
-          [ATTR.RATELIMIT_POLICY]: policy,
-          [ATTR.RATELIMIT_DECISION]: 'allowed',
-          [ATTR.RATELIMIT_LAYER]: 'http',
-        })),
-      );
+      counters = names.map((policy) => rateLimitCounter(inst, policy, 'allowed', 'http'));
       if (policyHeader !== undefined && inst.admitted.size < MAX_POLICY_SETS) {
         inst.admitted.set(policyHeader, counters);
       }
