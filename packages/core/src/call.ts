@@ -1,4 +1,4 @@
-import type { AuthInfo, HttpContext, RpcCall } from './types.js';
+import type { RpcCall } from './types.js';
 
 /**
  * A typed key for per-call state: `call.set(KEY, value)` in a middleware, `callOf(extra)?.get(KEY)` in a tool.
@@ -56,17 +56,4 @@ export function linkCallByMeta(meta: object, call: RpcCall): void {
 export function stampCall(extraOrCtx: object, call: RpcCall): void {
   // A symbol key: invisible to JSON and Object.keys, kept by spreads (a copied extra still finds its call).
   (extraOrCtx as { [CALL]?: RpcCall })[CALL] = call;
-}
-
-/** What a call needs from the SDK line it runs on; built by the server wrapper. */
-export interface CallInit {
-  readonly id: string | number;
-  readonly method: string;
-  readonly params: Record<string, unknown> | undefined;
-  readonly authInfo: AuthInfo | undefined;
-  readonly sessionId: string | undefined;
-  readonly requestInfo: RpcCall['requestInfo'];
-  readonly http: HttpContext | undefined;
-  readonly protocolVersion: string | undefined;
-  readonly notify: RpcCall['notify'];
 }

@@ -12,7 +12,7 @@ import { type EventStore, sessionEventStore } from './event-store.js';
 import { negotiatedVersion, refuseBatch, refuseDuplicateIds, requestIdsOf } from './messages.js';
 import { checkOrigin, isProbeHost, loopbackHosts, type OriginPolicy } from './origin.js';
 import { describeError } from './scrub.js';
-import { wrapServer } from './server.js';
+import { serverWrapper } from './server.js';
 import {
   digest,
   foreignAnswers,
@@ -564,6 +564,10 @@ export function createMiddlewareHandler(options: McpHandlerOptions): McpHandler 
       // A failing reporter must not fail the request.
     }
   };
+  // The RPC layer composed once for every server this handler wraps (one per request when stateless, and on SDK v2).
+  const wrapRpc = needsContext
+    ? serverWrapper({ middleware, onError: report, httpContext: httpContextOf })
+    : undefined;
 
   const callStarted = () => {
     inFlight++;
@@ -1049,12 +1053,7 @@ export function createMiddlewareHandler(options: McpHandlerOptions): McpHandler 
 
   /** Runs this handler's RPC layer in a server made elsewhere (SDK v2's factory, or stdio). */
   function wrap<S extends object>(server: S): S {
-    if (!needsContext) return server;
-    return wrapServer(server, {
-      middleware,
-      onError: report,
-      httpContext: httpContextOf,
-    });
+    return wrapRpc ? wrapRpc(server) : server;
   }
 
   const dispatch = async (req: Request, ctx: HttpContext): Promise<Response> => {

@@ -22,7 +22,13 @@ const TENANT = createKey<string>('test/tenant');
 
 interface Seen {
   http: string[];
-  rpc: Array<Pick<RpcCall, 'method' | 'toolName' | 'protocolVersion'> & { requestId?: string }>;
+  rpc: Array<
+    Pick<RpcCall, 'method' | 'toolName' | 'protocolVersion'> & {
+      requestId?: string;
+      path?: string;
+      user?: string;
+    }
+  >;
 }
 
 function recorder(seen: Seen): Middleware {
@@ -43,6 +49,8 @@ function recorder(seen: Seen): Middleware {
         toolName: call.toolName,
         protocolVersion: call.protocolVersion,
         requestId: call.http?.requestId,
+        path: call.requestInfo?.url?.pathname,
+        user: call.requestInfo?.headers['x-user'] as string | undefined,
       });
       if (call.toolName === 'forbidden') throw new MiddlewareError('forbidden', 'Not for you');
       call.set(TENANT, `tenant-of-${call.authInfo?.clientId ?? 'nobody'}`);
@@ -145,7 +153,7 @@ afterEach(async () => {
 describe.each(['legacy', 'modern'] as const)(
   'SDK v2 createMcpHandler behind createMiddlewareHandler, %s era',
   (era) => {
-    it('runs the HTTP and RPC layers for every call, and the tool reads its call through callOf(ctx)', async () => {
+    it('runs the HTTP and RPC layers for every call, with the request’s headers and URL; the tool reads its call through callOf(ctx)', async () => {
       harness = await start();
       const client = await connect(harness.url, era, 'alice');
       const result = await client.callTool({ name: 'whoami', arguments: {} });
@@ -156,6 +164,8 @@ describe.each(['legacy', 'modern'] as const)(
       expect(harness.seen.http.every((line) => line.endsWith(' mcp'))).toBe(true);
       const toolCall = harness.seen.rpc.find((c) => c.toolName === 'whoami');
       expect(toolCall).toMatchObject({ method: 'tools/call', requestId: body.requestId });
+      // The HTTP request's headers and URL, read from v2's Request when the middleware asked.
+      expect(toolCall).toMatchObject({ path: '/mcp', user: 'alice' });
       expect(toolCall?.protocolVersion).toBe(era === 'modern' ? '2026-07-28' : undefined);
       await client.close();
     });

@@ -1,12 +1,19 @@
+import { execFile } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+import { promisify } from 'node:util';
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { InMemoryTransport } from '@modelcontextprotocol/sdk/inMemory.js';
 import { Server } from '@modelcontextprotocol/sdk/server/index.js';
 import { McpServer } from '@modelcontextprotocol/sdk/server/mcp.js';
+import { LoggingMessageNotificationSchema } from '@modelcontextprotocol/sdk/types.js';
 import { describe, expect, it } from 'vitest';
+import { z } from 'zod';
 import { callOf, createKey } from './call.js';
 import { wrapServer } from './server.js';
-import { waitFor } from './testing/index.js';
+import { typeScriptNodeArgs, waitFor } from './testing/index.js';
 import type { Middleware, RpcCall, RpcResult } from './types.js';
+
+const run = promisify(execFile);
 
 /** Connects the SDK v1 client to a wrapped server over the SDK's in-memory transport pair. */
 async function connected(server: McpServer | Server): Promise<Client> {
@@ -207,6 +214,65 @@ describe('wrapServer (SDK v1)', () => {
     await client.ping();
     expect(calls.map((c) => c.method)).toEqual(['initialize', 'ping']);
     await client.close();
+  });
+
+  it('runs a fallback handler set after it, and a method whose handler was removed after it, through the RPC layer', async () => {
+    const calls: RpcCall[] = [];
+    const answers: RpcResult[] = [];
+    const server = new Server({ name: 's', version: '1.0.0' }, { capabilities: {} });
+    wrapServer(server, { middleware: [spy(calls, answers)] });
+    server.fallbackRequestHandler = async (request) => ({ handledBy: `fallback for ${request.method}` });
+    server.removeRequestHandler('ping');
+    const client = await connected(server);
+    const answer = z.object({ handledBy: z.string() });
+    await expect(client.request({ method: 'custom/thing', params: {} }, answer)).resolves.toEqual({
+      handledBy: 'fallback for custom/thing',
+    });
+    await expect(client.request({ method: 'ping' }, answer)).resolves.toEqual({
+      handledBy: 'fallback for ping',
+    });
+    expect(calls.map((c) => c.method)).toEqual(['initialize', 'custom/thing', 'ping']);
+    expect(answers.at(-1)?.result).toEqual({ handledBy: 'fallback for ping' });
+    await client.close();
+  });
+
+  it('lets RPC middleware send the client a notification about the call with call.notify()', async () => {
+    const server = new McpServer({ name: 's', version: '1.0.0' }, { capabilities: { logging: {} } });
+    server.registerTool('t', {}, async () => ({ content: [] }));
+    wrapServer(server, {
+      middleware: [
+        {
+          name: 'notifier',
+          async rpc(call, next) {
+            if (call.toolName === 't') {
+              const { notify } = call;
+              await notify({ method: 'notifications/message', params: { level: 'info', data: 'about t' } });
+            }
+            return next();
+          },
+        },
+      ],
+    });
+    const client = await connected(server);
+    const received: unknown[] = [];
+    client.setNotificationHandler(LoggingMessageNotificationSchema, (n) => void received.push(n.params.data));
+    await client.callTool({ name: 't', arguments: {} });
+    await waitFor(() => received.length > 0, 'the notification');
+    expect(received).toEqual(['about t']);
+    await client.close();
+  });
+
+  it('leaves the SDK’s server objects in V8’s fast-properties mode, on both SDK lines', async () => {
+    const child = fileURLToPath(new URL('./test-fast-properties.ts', import.meta.url));
+    const { stdout } = await run(process.execPath, ['--allow-natives-syntax', ...typeScriptNodeArgs(child)], {
+      timeout: 30_000,
+    });
+    expect(JSON.parse(stdout)).toEqual({
+      'SDK v1 McpServer.server': true,
+      'SDK v1 Server': true,
+      'SDK v1 handler map': true,
+      'SDK v2 McpServer.server': true,
+    });
   });
 
   it('leaves callOf undefined where no middleware wrapped the server', () => {

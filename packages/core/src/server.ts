@@ -1,4 +1,4 @@
-import { type CallInit, callOf, stampCall } from './call.js';
+import { callOf, stampCall } from './call.js';
 import { composeRpc, type RpcHandler } from './compose.js';
 import { MiddlewareError } from './errors.js';
 import type { ErrorReport } from './transport.js';
@@ -36,7 +36,8 @@ export interface WrapServerOptions {
   httpContext?: (key: object) => HttpContext | undefined;
 }
 
-const WRAPPED = Symbol('mcp-middleware.wrapped');
+/** Where a wrapped server keeps its state: on its handler map (where lookups arrive) and on its protocol object. */
+const SERVER = Symbol('mcp-middleware.server');
 /** Where 2026-07-28 requests name their revision (SEP-2575's per-request envelope). */
 const PROTOCOL_VERSION_META_KEY = 'io.modelcontextprotocol/protocolVersion';
 
@@ -64,7 +65,7 @@ interface ProtocolLike {
   /** Where SDK v1 aborts a handler's signal: `notifications/cancelled`, and the transport closing. */
   _oncancel?: (notification: { params?: { requestId?: unknown } }) => unknown;
   _onclose?: () => void;
-  [WRAPPED]?: true;
+  [SERVER]?: WrappedServer;
 }
 
 function protocolOf(server: unknown): ProtocolLike {
@@ -97,11 +98,15 @@ class ServerCall implements RpcCall {
   readonly toolName: string | undefined;
   readonly authInfo: AuthInfo | undefined;
   readonly sessionId: string | undefined;
-  readonly requestInfo: RpcCall['requestInfo'];
   readonly http: HttpContext | undefined;
   readonly protocolVersion: string | undefined;
   readonly startedAt = performance.now();
-  readonly notify: RpcCall['notify'];
+  /** The request's headers and URL: v1 hands them over; on v2 they are read from its `Request` when first asked. */
+  #requestInfo: RpcCall['requestInfo'];
+  #httpRequest: Request | undefined;
+  /** v2's `ctx.mcpReq.notify`, or on v1 a wrapper around `extra.sendNotification` made when first read. */
+  #notify: RpcCall['notify'] | undefined;
+  #sendNotification: RpcCall['notify'] | undefined;
   /** Made when the signal is first read: most calls finish without anyone asking for it. */
   #controller: AbortController | undefined;
   /** Why the call was aborted, once it was (before or after the signal was made). */
@@ -121,21 +126,62 @@ class ServerCall implements RpcCall {
   /** The SDK's own signal for the request: the client cancelled, or the connection closed. */
   sdkSignal: AbortSignal | undefined = undefined;
 
-  constructor(init: CallInit, request: SdkRequest, extra: SdkExtra, handler: SdkHandler) {
+  /** Reads what a call needs from the SDK's per-request object (`extra`), whichever line made it. */
+  constructor(
+    request: SdkRequest,
+    extra: SdkExtra,
+    handlerExtra: SdkExtra,
+    handler: SdkHandler,
+    httpContext: WrapServerOptions['httpContext'],
+  ) {
     this.#request = request;
-    this.#extra = extra;
+    this.#extra = handlerExtra;
     this.#handler = handler;
-    this.id = init.id;
-    this.method = init.method;
-    this.params = init.params;
-    const name = init.method === 'tools/call' ? init.params?.['name'] : undefined;
+    this.method = request.method;
+    this.params = request.params;
+    const name = request.method === 'tools/call' ? request.params?.['name'] : undefined;
     this.toolName = typeof name === 'string' ? name : undefined;
-    this.authInfo = init.authInfo;
-    this.sessionId = init.sessionId;
-    this.requestInfo = init.requestInfo;
-    this.http = init.http;
-    this.protocolVersion = init.protocolVersion;
-    this.notify = init.notify;
+    this.sessionId = extra['sessionId'] as string | undefined;
+    const mcpReq = extra.mcpReq;
+    if (mcpReq) {
+      // SDK v2: `ctx.mcpReq` for the request, `ctx.http` for the HTTP request that carried it.
+      const http = extra['http'] as { authInfo?: AuthInfo; req?: Request } | undefined;
+      const req = http?.req;
+      const version = (mcpReq['envelope'] as Record<string, unknown> | undefined)?.[
+        PROTOCOL_VERSION_META_KEY
+      ];
+      this.id = mcpReq['id'] as string | number;
+      this.authInfo = http?.authInfo;
+      this.#httpRequest = req;
+      this.http = req && httpContext ? httpContext(req) : undefined;
+      this.protocolVersion = typeof version === 'string' ? version : undefined;
+      this.#notify = mcpReq['notify'] as RpcCall['notify'];
+    } else {
+      // SDK v1: `RequestHandlerExtra`.
+      const requestInfo = extra['requestInfo'] as RpcCall['requestInfo'];
+      this.id = (extra['requestId'] ?? request.id) as string | number;
+      this.authInfo = extra['authInfo'] as AuthInfo | undefined;
+      this.#requestInfo = requestInfo;
+      this.http = requestInfo && httpContext ? httpContext(requestInfo) : undefined;
+      this.protocolVersion = undefined;
+      this.#sendNotification = extra['sendNotification'] as RpcCall['notify'];
+    }
+  }
+
+  get requestInfo(): RpcCall['requestInfo'] {
+    const req = this.#httpRequest;
+    if (req !== undefined && this.#requestInfo === undefined) {
+      this.#requestInfo = { headers: Object.fromEntries(req.headers), url: new URL(req.url) };
+    }
+    return this.#requestInfo;
+  }
+
+  get notify(): RpcCall['notify'] {
+    if (this.#notify === undefined) {
+      const send = this.#sendNotification!;
+      this.#notify = (notification) => send(notification);
+    }
+    return this.#notify;
   }
 
   get signal(): AbortSignal {
@@ -245,49 +291,181 @@ function withCallSignal<T extends Record<string, unknown>>(source: T): T {
   return copy as T;
 }
 
-/** Reads what a call needs from the SDK's per-request object, whichever line made it. */
-function callInit(
-  request: SdkRequest,
-  extra: SdkExtra,
-  httpContext: WrapServerOptions['httpContext'],
-): CallInit {
-  const mcpReq = extra.mcpReq;
-  if (mcpReq) {
-    // SDK v2: `ctx.mcpReq` for the request, `ctx.http` for the HTTP request that carried it.
-    const http = extra['http'] as { authInfo?: AuthInfo; req?: Request } | undefined;
-    const req = http?.req;
-    const envelope = mcpReq['envelope'] as Record<string, unknown> | undefined;
-    const version = envelope?.[PROTOCOL_VERSION_META_KEY];
-    return {
-      id: mcpReq['id'] as string | number,
-      method: request.method,
-      params: request.params,
-      authInfo: http?.authInfo,
-      sessionId: extra['sessionId'] as string | undefined,
-      requestInfo: req ? { headers: Object.fromEntries(req.headers), url: new URL(req.url) } : undefined,
-      http: req && httpContext ? httpContext(req) : undefined,
-      protocolVersion: typeof version === 'string' ? version : undefined,
-      notify: mcpReq['notify'] as RpcCall['notify'],
-    };
-  }
-  // SDK v1: `RequestHandlerExtra`.
-  const requestInfo = extra['requestInfo'] as RpcCall['requestInfo'];
-  const send = extra['sendNotification'] as RpcCall['notify'];
-  return {
-    id: (extra['requestId'] ?? request.id) as string | number,
-    method: request.method,
-    params: request.params,
-    authInfo: extra['authInfo'] as AuthInfo | undefined,
-    sessionId: extra['sessionId'] as string | undefined,
-    requestInfo,
-    http: requestInfo && httpContext ? httpContext(requestInfo) : undefined,
-    protocolVersion: undefined,
-    notify: (notification) => send(notification),
-  };
-}
-
 function defaultOnError(error: unknown, report: ErrorReport): void {
   console.error(`[mcp-middleware] unexpected error in ${report.phase} layer:`, error);
+}
+
+/** The RPC layer as every server wrapped with the same options runs it: composed once, shared by all of them. */
+interface RpcLayer {
+  readonly chain: RpcHandler;
+  readonly httpContext: WrapServerOptions['httpContext'];
+  readonly onError: NonNullable<WrapServerOptions['onError']>;
+}
+
+type HandlerMap = Map<string, SdkHandler> & { [SERVER]?: WrappedServer };
+const mapGet = Map.prototype.get;
+
+/**
+ * One wrapped server. Nothing is wrapped ahead: the handler map's `get` (where both SDK lines look a request's
+ * handler up) hands out the RPC layer around the handler it finds, so a server made per request (stateless, and
+ * SDK v2 always) pays for the one handler it runs, and handlers registered later need no hook.
+ */
+class WrappedServer {
+  /** SDK v1's open calls by request id, for `_oncancel`/`_onclose` to abort (see `oncancelHook`); made on first use. */
+  open: Map<unknown, ServerCall> | undefined;
+  constructor(
+    readonly protocol: ProtocolLike,
+    readonly layer: RpcLayer,
+    /** The protocol's own hooks, where it has both (SDK v1's abort points); else undefined: a listener per call. */
+    readonly hooks: Pick<Required<ProtocolLike>, '_oncancel' | '_onclose'> | undefined,
+  ) {}
+
+  /** What the SDK runs for the request it looked up: the RPC layer around `handler` (the method's, or the fallback). */
+  handlerFor(handler: SdkHandler): SdkHandler {
+    return (request, extra) => this.run(handler, request, extra);
+  }
+
+  run(handler: SdkHandler, request: SdkRequest, extra: SdkExtra): Promise<unknown> {
+    const mcpReq = extra.mcpReq;
+    const sdkSignal = mcpReq?.signal ?? extra.signal;
+    // The handler sees the call's signal, so `call.cancel()` aborts the tool; it is made only if read. It sits on a
+    // copy of the SDK's object (v1 `extra`, v2 `ctx.mcpReq`) that has it from the start: turning the SDK's own data
+    // property into a getter made that object a slow dictionary-mode one, on every call.
+    const handlerExtra = mcpReq ? extra : withCallSignal(extra);
+    const call = new ServerCall(request, extra, handlerExtra, handler, this.layer.httpContext);
+    stampCall(handlerExtra, call);
+    if (mcpReq) {
+      const handlerMcpReq = withCallSignal(mcpReq);
+      stampCall(handlerMcpReq, call);
+      extra.mcpReq = handlerMcpReq;
+    }
+    // The SDK's signal (the client cancelled, the connection closed) cancels the call: next() settles at once.
+    let open: Map<unknown, ServerCall> | undefined;
+    if (sdkSignal) {
+      call.sdkSignal = sdkSignal;
+      if (sdkSignal.aborted) call.sdkAborted();
+      else if (this.hooks && !mcpReq) {
+        open = this.open ??= new Map();
+        open.set(call.id, call);
+      } else sdkSignal.addEventListener('abort', call, { once: true });
+    }
+    let outcome: Promise<RpcResult>;
+    try {
+      outcome = this.layer.chain(call);
+    } catch (error) {
+      outcome = Promise.reject(error);
+    }
+    return outcome.then(
+      (result) => {
+        if (open?.get(call.id) === call) open.delete(call.id);
+        // A middleware answered without waiting for the handler (a timeout, say): stop the handler's work.
+        if (call.serverBusy) call.abort('answered by middleware');
+        if (result.error === undefined) return result.result;
+        if (call.serverError?.object === result.error) throw call.serverError.thrown;
+        throw new RpcAnswer(result.error);
+      },
+      (error: unknown) => {
+        if (open?.get(call.id) === call) open.delete(call.id);
+        if (call.serverBusy) call.abort('middleware failed');
+        if (MiddlewareError.is(error)) {
+          throw new RpcAnswer({
+            code: error.rpcCode,
+            message: error.message,
+            ...(error.data === undefined ? {} : { data: error.data }),
+          });
+        }
+        try {
+          this.layer.onError(error, { phase: 'rpc', call, http: call.http });
+        } catch {
+          // A failing reporter must not fail the call.
+        }
+        throw new RpcAnswer(INTERNAL_ERROR);
+      },
+    );
+  }
+}
+
+/*
+ * The overrides below are the same functions for every server, which keeps the SDK's objects in V8's fast mode:
+ * an accessor made per server (as `fallbackRequestHandler` once was) turns the whole `Server` into a slow
+ * dictionary-mode object, and every property the SDK reads on it afterwards is a hash lookup.
+ */
+
+/**
+ * The handler map's `get`: the RPC layer around the method's handler, or around the fallback (the server's own, else
+ * the SDK's -32601), so methods with no handler still pass the RPC layer (logged, limited). Both SDK lines call
+ * `get` once per request, in `_onrequest`, and fall back themselves only when it returns undefined.
+ */
+const HANDLER_LOOKUP: PropertyDescriptor = {
+  value(this: HandlerMap, method: string): SdkHandler {
+    const server = this[SERVER]!;
+    const handler = mapGet.call(this, method) ?? server.protocol.fallbackRequestHandler ?? methodNotFound;
+    return server.handlerFor(handler);
+  },
+  configurable: true,
+  writable: true,
+};
+
+/**
+ * SDK v1 aborts a handler's signal in two places only, `_oncancel` and `_onclose`: hooked here, they cancel this
+ * server's open calls, which saves an 'abort' listener per call (on Node 20 one costs about 1.5 µs and keeps the call
+ * alive past a young-generation collection). Where the server has no such hooks, each call gets a listener. SDK v2's
+ * calls always do: their signals are aborted by other things too (a batch round's).
+ */
+function oncancelHook(this: ProtocolLike, notification: { params?: { requestId?: unknown } }): unknown {
+  const server = this[SERVER]!;
+  const result = server.hooks!._oncancel.call(this, notification);
+  const cancelled = () => server.open?.get(notification?.params?.requestId)?.sdkAborted();
+  cancelled();
+  // Should a later SDK abort after an await, look again once it is done.
+  if (result instanceof Promise) void result.then(cancelled, () => {});
+  return result;
+}
+
+function oncloseHook(this: ProtocolLike): void {
+  const server = this[SERVER]!;
+  try {
+    server.hooks!._onclose.call(this);
+  } finally {
+    if (server.open) for (const call of [...server.open.values()]) call.sdkAborted();
+  }
+}
+
+/**
+ * Makes the function that runs the RPC layer of `options.middleware` in a server: composed once, here, for every
+ * server it is given (core's handler makes one per handler, and wraps each server its factory makes with it).
+ * @internal
+ */
+export function serverWrapper(options: WrapServerOptions): <S extends object>(server: S) => S {
+  if (!Array.isArray(options?.middleware)) {
+    throw new TypeError('wrapServer: options.middleware must be an array of middleware');
+  }
+  const layer: RpcLayer = {
+    // One chain for every server and handler: each call carries its own handler to the innermost step.
+    chain: composeRpc(options.middleware, (call) => (call as ServerCall).deliver()),
+    httpContext: options.httpContext,
+    onError: options.onError ?? defaultOnError,
+  };
+  return <S extends object>(server: S): S => {
+    const protocol = protocolOf(server);
+    if (protocol[SERVER]) throw new TypeError('wrapServer: this server is already wrapped');
+    const { _oncancel: oncancel, _onclose: onclose } = protocol;
+    const hooked = typeof oncancel === 'function' && typeof onclose === 'function';
+    const wrapped = new WrappedServer(
+      protocol,
+      layer,
+      hooked ? { _oncancel: oncancel, _onclose: onclose } : undefined,
+    );
+    protocol[SERVER] = wrapped;
+    const handlers = protocol._requestHandlers as HandlerMap;
+    handlers[SERVER] = wrapped;
+    Object.defineProperty(handlers, 'get', HANDLER_LOOKUP);
+    if (hooked) {
+      protocol._oncancel = oncancelHook;
+      protocol._onclose = oncloseHook;
+    }
+    return server;
+  };
 }
 
 /**
@@ -300,129 +478,7 @@ function defaultOnError(error: unknown, report: ErrorReport): void {
  * ```
  */
 export function wrapServer<S extends object>(server: S, options: WrapServerOptions): S {
-  if (!Array.isArray(options?.middleware)) {
-    throw new TypeError('wrapServer: options.middleware must be an array of middleware');
-  }
-  const protocol = protocolOf(server);
-  if (protocol[WRAPPED]) throw new TypeError('wrapServer: this server is already wrapped');
-  protocol[WRAPPED] = true;
-  const { middleware, httpContext } = options;
-  const onError = options.onError ?? defaultOnError;
-  const report = (error: unknown, call: RpcCall) => {
-    try {
-      onError(error, { phase: 'rpc', call, http: call.http });
-    } catch {
-      // A failing reporter must not fail the call.
-    }
-  };
-
-  // One chain for every handler of the server: each call carries its own handler to the innermost step. Servers are
-  // made per request on SDK v2, so this is composed once per request there, not once per handler.
-  const chain: RpcHandler = composeRpc(middleware, (call) => (call as ServerCall).deliver());
-  const open = watchAborts(protocol);
-  const wrap = (handler: SdkHandler): SdkHandler => {
-    return (request, extra) => {
-      const mcpReq = extra.mcpReq;
-      const sdkSignal = mcpReq?.signal ?? extra.signal;
-      // The handler sees the call's signal, so `call.cancel()` aborts the tool; it is made only if read. It sits on a
-      // copy of the SDK's object (v1 `extra`, v2 `ctx.mcpReq`) that has it from the start: turning the SDK's own
-      // data property into a getter made that object a slow dictionary-mode one, on every call.
-      const handlerExtra = mcpReq ? extra : withCallSignal(extra);
-      const call = new ServerCall(callInit(request, extra, httpContext), request, handlerExtra, handler);
-      stampCall(handlerExtra, call);
-      if (mcpReq) {
-        const handlerMcpReq = withCallSignal(mcpReq);
-        stampCall(handlerMcpReq, call);
-        extra.mcpReq = handlerMcpReq;
-      }
-      // The SDK's signal (the client cancelled, the connection closed) cancels the call: next() settles at once.
-      if (sdkSignal) {
-        call.sdkSignal = sdkSignal;
-        if (sdkSignal.aborted) call.sdkAborted();
-        else if (open && !mcpReq) open.set(call.id, call);
-        else sdkSignal.addEventListener('abort', call, { once: true });
-      }
-      let outcome: Promise<RpcResult>;
-      try {
-        outcome = chain(call);
-      } catch (error) {
-        outcome = Promise.reject(error);
-      }
-      return outcome.then(
-        (result) => {
-          if (open?.get(call.id) === call) open.delete(call.id);
-          // A middleware answered without waiting for the handler (a timeout, say): stop the handler's work.
-          if (call.serverBusy) call.abort('answered by middleware');
-          if (result.error === undefined) return result.result;
-          if (call.serverError?.object === result.error) throw call.serverError.thrown;
-          throw new RpcAnswer(result.error);
-        },
-        (error: unknown) => {
-          if (open?.get(call.id) === call) open.delete(call.id);
-          if (call.serverBusy) call.abort('middleware failed');
-          if (MiddlewareError.is(error)) {
-            throw new RpcAnswer({
-              code: error.rpcCode,
-              message: error.message,
-              ...(error.data === undefined ? {} : { data: error.data }),
-            });
-          }
-          report(error, call);
-          throw new RpcAnswer(INTERNAL_ERROR);
-        },
-      );
-    };
-  };
-
-  const handlers = protocol._requestHandlers;
-  for (const [method, handler] of handlers) Map.prototype.set.call(handlers, method, wrap(handler));
-  // Handlers registered later (McpServer adds `tools/call` with the first tool) are wrapped as they arrive.
-  Object.defineProperty(handlers, 'set', {
-    value(this: Map<string, SdkHandler>, method: string, handler: SdkHandler) {
-      return Map.prototype.set.call(this, method, wrap(handler));
-    },
-    configurable: true,
-  });
-  // Methods with no handler still pass the RPC layer (logged, limited), then get the SDK's own -32601.
-  let fallback = protocol.fallbackRequestHandler
-    ? wrap(protocol.fallbackRequestHandler)
-    : wrap(methodNotFound);
-  Object.defineProperty(protocol, 'fallbackRequestHandler', {
-    get: () => fallback,
-    set: (handler: SdkHandler | undefined) => {
-      fallback = wrap(handler ?? methodNotFound);
-    },
-    configurable: true,
-  });
-  return server;
-}
-
-/**
- * SDK v1 aborts a handler's signal in two places only, `_oncancel` and `_onclose`: hooked here, they cancel this
- * server's open calls, which saves an 'abort' listener per call (on Node 20 one costs about 1.5 µs and keeps the call
- * alive past a young-generation collection). Undefined, and a listener per call, where the server has no such hooks.
- * SDK v2 always gets listeners: its calls have signals that other things abort too (a batch round's).
- */
-function watchAborts(protocol: ProtocolLike): Map<unknown, ServerCall> | undefined {
-  const { _oncancel: oncancel, _onclose: onclose } = protocol;
-  if (typeof oncancel !== 'function' || typeof onclose !== 'function') return undefined;
-  const open = new Map<unknown, ServerCall>();
-  protocol._oncancel = function (this: ProtocolLike, notification) {
-    const result = oncancel.call(this, notification);
-    const cancelled = () => open.get(notification?.params?.requestId)?.sdkAborted();
-    cancelled();
-    // Should a later SDK abort after an await, look again once it is done.
-    if (result instanceof Promise) void result.then(cancelled, () => {});
-    return result;
-  };
-  protocol._onclose = function (this: ProtocolLike) {
-    try {
-      onclose.call(this);
-    } finally {
-      for (const call of [...open.values()]) call.sdkAborted();
-    }
-  };
-  return open;
+  return serverWrapper(options)(server);
 }
 
 const methodNotFound: SdkHandler = () =>
