@@ -5,6 +5,8 @@
 export class ExpiringCache<V> {
   readonly #entries = new Map<string, { value: V; expiresAt: number }>();
   readonly #max: number;
+  /** The most recently used key: already last in `#entries`, so a hit on it moves nothing. */
+  #newest: string | undefined;
 
   constructor(max: number) {
     this.#max = max;
@@ -18,9 +20,18 @@ export class ExpiringCache<V> {
   get(key: string, now: number): V | undefined {
     const entry = this.#entries.get(key);
     if (!entry) return undefined;
-    this.#entries.delete(key);
-    if (now >= entry.expiresAt) return undefined;
-    this.#entries.set(key, entry); // most recently used goes last
+    if (now >= entry.expiresAt) {
+      this.#entries.delete(key);
+      if (key === this.#newest) this.#newest = undefined;
+      return undefined;
+    }
+    // The most recently used goes last. A client calling again and again hits the newest entry: a delete and a
+    // re-insert per request there only churned the map.
+    if (key !== this.#newest) {
+      this.#entries.delete(key);
+      this.#entries.set(key, entry);
+      this.#newest = key;
+    }
     return entry.value;
   }
 
@@ -29,6 +40,7 @@ export class ExpiringCache<V> {
     if (this.#max === 0 || expiresAt <= now) return;
     this.#entries.delete(key);
     this.#entries.set(key, { value, expiresAt });
+    this.#newest = key;
     while (this.#entries.size > this.#max) {
       const oldest = this.#entries.keys().next().value as string;
       this.#entries.delete(oldest);
@@ -37,5 +49,6 @@ export class ExpiringCache<V> {
 
   clear(): void {
     this.#entries.clear();
+    this.#newest = undefined;
   }
 }

@@ -285,9 +285,22 @@ function pathnameOf(url: string): string {
 }
 
 /**
+ * Where a request's HTTP context is left for the RPC layer: on the object the SDK hands each call of that request (v1's
+ * `requestInfo`, v2's `Request`). A property, not a WeakMap entry: a WeakMap insert per request cost more than the rest
+ * of the link, and its entries outlive their requests until a collection. A tool that looks finds nothing new there:
+ * `callOf(extra).http` is the same context.
+ */
+const HTTP_CONTEXT = Symbol('mcp-middleware.httpContext');
+type Linked = { [HTTP_CONTEXT]?: HttpContext };
+const linkContext = (carrier: object, ctx: HttpContext) => {
+  (carrier as Linked)[HTTP_CONTEXT] = ctx;
+};
+const linkedContext = (carrier: object): HttpContext | undefined => (carrier as Linked)[HTTP_CONTEXT];
+
+/**
  * Stands in for `authInfo` on the way through the SDK v1 transport, the one object it hands on by reference; the
- * transport decorator swaps the real identity back before the server sees it, and links the SDK's request-info
- * object to the HTTP context so the RPC layer finds it. Nothing reaches the tool that the client did not send.
+ * transport decorator swaps the real identity back before the server sees it, and leaves the HTTP context on the SDK's
+ * request-info object (`linkContext`) so the RPC layer finds it. Nothing reaches the tool that the client did not send.
  */
 class ContextCarrier {
   constructor(readonly ctx: HttpContext) {}
@@ -530,16 +543,14 @@ export function createMiddlewareHandler(options: McpHandlerOptions): McpHandler 
 
   // With no middleware nothing reads the context: no carrier, no link, no wrapped server.
   const needsContext = middleware.length > 0;
-  const links = new WeakMap<object, HttpContext>();
   const link = (extra: MessageExtraInfo | undefined) => {
     const carrier = extra?.authInfo as unknown;
     if (!(carrier instanceof ContextCarrier)) return;
     const { ctx } = carrier;
     // Assigned, not deleted: a delete would turn the SDK's per-message object into a slow dictionary-mode one.
     extra!.authInfo = ctx.authInfo;
-    if (extra!.requestInfo) links.set(extra!.requestInfo, ctx);
+    if (extra!.requestInfo) linkContext(extra!.requestInfo, ctx);
   };
-  const httpContextOf = (key: object) => links.get(key);
 
   const sessions = new SessionTable<Session>(maxSessions, maxPerPrincipal);
   const notificationListeners = new Set<(notification: ServerNotification, sessionId: string) => void>();
@@ -566,7 +577,7 @@ export function createMiddlewareHandler(options: McpHandlerOptions): McpHandler 
   };
   // The RPC layer composed once for every server this handler wraps (one per request when stateless, and on SDK v2).
   const wrapRpc = needsContext
-    ? serverWrapper({ middleware, onError: report, httpContext: httpContextOf })
+    ? serverWrapper({ middleware, onError: report, httpContext: linkedContext })
     : undefined;
 
   const callStarted = () => {
@@ -1027,7 +1038,7 @@ export function createMiddlewareHandler(options: McpHandlerOptions): McpHandler 
   /** Hands the request itself to another Fetch handler (SDK v2's), with the identity and any body already read. */
   async function serveUpstream(fetchMcp: UpstreamFetch, req: Request, ctx: HttpContext): Promise<Response> {
     // SDK v2 gives its handlers this very Request (`ctx.http.req`): the RPC layer finds the HTTP context by it.
-    if (needsContext) links.set(req, ctx);
+    if (needsContext) linkContext(req, ctx);
     // Handing over the parsed body also keeps SDK v2 from cloning the request for its era check, so its legacy path
     // sees this same Request too.
     const parsedBody = req.method === 'POST' ? await ctx.body() : undefined;

@@ -2,6 +2,7 @@ import {
   callOf,
   createKey,
   type HttpContext,
+  type Key,
   type Middleware,
   MiddlewareError,
   type RpcCall,
@@ -137,8 +138,8 @@ interface CallEntry {
   readonly rpcId: RequestId;
   readonly clientId: string | undefined;
   readonly sessionId: string | undefined;
-  /** The call's state, where a tracing middleware leaves the ids of its span (core's `TRACE_IDS`). */
-  readonly state?: RpcCall['state'];
+  /** The call, whose state holds the ids of its span when a tracing middleware made one (core's `TRACE_IDS`). */
+  readonly call?: Pick<RpcCall, 'get'>;
 }
 
 /** The ids of the active span, when a tracing middleware put them in the state: `trace_id` and `span_id` on lines. */
@@ -146,9 +147,14 @@ function spanIds(state: Map<string | symbol, unknown> | undefined): TraceIds | u
   return state?.get(TRACE_IDS) as TraceIds | undefined;
 }
 
+/** The same for a call, read with `call.get()`: reading `call.state` would make a map for every call that has none. */
+function callSpanIds(call: Pick<RpcCall, 'get'> | undefined): TraceIds | undefined {
+  return call?.get(TRACE_IDS as Key<TraceIds>);
+}
+
 /** `trace_id` and `span_id` of the active span, as bindings of a call's logger. */
-function spanFields(state: Map<string | symbol, unknown> | undefined): Record<string, string> {
-  const ids = spanIds(state);
+function spanFields(call: Pick<RpcCall, 'get'> | undefined): Record<string, string> {
+  const ids = callSpanIds(call);
   return ids ? { trace_id: ids.traceId, span_id: ids.spanId } : {};
 }
 
@@ -286,7 +292,7 @@ export function jsonLogger(options: JsonLoggerOptions = {}): JsonLogger {
       requestId: entry.requestId,
       traceId: entry.traceId,
     };
-    const ids = spanIds(call.state);
+    const ids = callSpanIds(call);
     if (ids) {
       line.trace_id = ids.traceId;
       line.span_id = ids.spanId;
@@ -365,7 +371,7 @@ export function jsonLogger(options: JsonLoggerOptions = {}): JsonLogger {
       sessionId: entry.sessionId,
       requestId: entry.requestId,
       traceId: entry.traceId,
-      ...spanFields(entry.state),
+      ...spanFields(entry.call),
     });
     const low = lowLevelServer(server);
     // The key the SDK's logging/setLevel handler stores the session's level under.
@@ -446,7 +452,7 @@ export function jsonLogger(options: JsonLoggerOptions = {}): JsonLogger {
         rpcId: field(call.id),
         clientId: field(call.authInfo?.clientId),
         sessionId: field(call.sessionId),
-        state: call.state,
+        call,
       };
       call.set(ENTRY, entry);
       let answer: RpcResult;

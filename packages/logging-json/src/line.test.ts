@@ -1,10 +1,12 @@
 import { tracingChannel } from 'node:diagnostics_channel';
 import {
   type HttpContext,
+  type Key,
   MiddlewareError,
   type RpcCall,
   type RpcResult,
   TRACE_IDS,
+  type TraceIds,
 } from '@mcp-middleware/core';
 import { testRpcCall } from '@mcp-middleware/core/testing';
 import pino, { type Logger, type LoggerOptions } from 'pino';
@@ -423,6 +425,25 @@ describe('jsonLogger’s own lines', () => {
     for (const secret of ['4111', 'hunter2', 'abc.def', 'opaque-token-value', 'secret internals']) {
       expect(text).not.toContain(secret);
     }
+  });
+
+  it('read a call’s span ids with call.get(), so a call nobody stored anything in gets no state map', async () => {
+    const out = capture();
+    const log = jsonLogger({ destination: out.stream, level: 'info' });
+    const plain = makeCall();
+    Object.defineProperty(plain, 'state', {
+      get: () => {
+        throw new Error('call.state was read');
+      },
+    });
+    await log.rpc?.(plain, async () => ({ result: { content: [] } }));
+    const traced = makeCall();
+    traced.set(TRACE_IDS as Key<TraceIds>, { traceId: 'a'.repeat(32), spanId: 'b'.repeat(16) });
+    await log.rpc?.(traced, async () => ({ result: { content: [] } }));
+    expect(out.lines().map((l) => [l['kind'], l['trace_id'], l['span_id']])).toEqual([
+      ['rpc', undefined, undefined],
+      ['rpc', 'a'.repeat(32), 'b'.repeat(16)],
+    ]);
   });
 
   it('follow the level the logger was made with', async () => {
