@@ -300,7 +300,8 @@ const linkedContext = (carrier: object): HttpContext | undefined => (carrier as 
 /**
  * Stands in for `authInfo` on the way through the SDK v1 transport, the one object it hands on by reference; the
  * transport decorator swaps the real identity back before the server sees it, and leaves the HTTP context on the SDK's
- * request-info object (`linkContext`) so the RPC layer finds it. Nothing reaches the tool that the client did not send.
+ * request-info object (`linkContext`) so the RPC layer finds it. The tool gets the real identity in `extra.authInfo`,
+ * never the carrier, and its `_meta` holds only what the client sent.
  */
 class ContextCarrier {
   constructor(readonly ctx: HttpContext) {}
