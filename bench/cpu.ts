@@ -27,14 +27,12 @@ import { parseArgs } from 'node:util';
 import { createMiddlewareHandler, type FetchInfo, type Middleware } from '@mcp-middleware/core';
 import { initializeRequest } from '@mcp-middleware/core/testing';
 import { jsonLogger } from '@mcp-middleware/logging-json';
-import { context, metrics, SpanKind, trace } from '@opentelemetry/api';
 import {
   bareSdkFetch,
   echoServer,
   fullStack,
   instructionsReported,
   type OnlyMode,
-  registerSdk,
   type StackMode,
   valgrindNode,
 } from './stack.js';
@@ -69,16 +67,15 @@ async function arm(name: string): Promise<{ middleware: Middleware[]; headers: R
   if (name === 'noop-http') return { middleware: [noopHttp], headers: {} };
   if (name === 'noop-rpc') return { middleware: [noopRpc], headers: {} };
   if (name.startsWith('logger-')) return { middleware: [await loggerArm(name)], headers: {} };
-  if (name.startsWith('otel-floor')) {
-    const stack = await fullStack('stack');
-    return { middleware: [tracingFloor(name), ...stack.middleware], headers: stack.headers };
-  }
+  // `otel-floor[-noctx|-metric]`: the least any tracing can cost, before the same stack (`tracingFloor` in stack.ts).
+  if (name.startsWith('otel-floor')) return fullStack(`stack+${name}` as StackMode);
   return fullStack(name as StackMode | OnlyMode);
 }
 
 /**
  * `logger-{sync,batch}[-pipe]`: `jsonLogger()` alone, one write per line (`batchLines: false`) or one per turn,
  * into /dev/null or into a pipe that another process (`cat`) reads, as a container's log collector reads stderr.
+ * `logger-silent`: level `silent`, so only the middleware's bookkeeping runs (no line is built or written).
  */
 async function loggerArm(name: string): Promise<Middleware> {
   let destination: string | number = '/dev/null';
@@ -87,41 +84,8 @@ async function loggerArm(name: string): Promise<Middleware> {
     cat.unref();
     destination = (cat.stdin as unknown as { _handle: { fd: number } })._handle.fd;
   }
+  if (name === 'logger-silent') return jsonLogger({ destination, level: 'silent' });
   return jsonLogger({ destination, batchLines: name.startsWith('logger-batch') });
-}
-
-/**
- * `otel-floor[-noctx|-metric]`: the least any tracing middleware can cost with the SDK registered as NodeSDK does:
- * one span per call with five attributes, made active with `context.with` (not in `-noctx`), plus one histogram
- * point in `-metric`; in front of the same stack as `stack+otel`. What `stack+otel` adds beyond it is ours.
- */
-function tracingFloor(name: string): Middleware {
-  registerSdk(name !== 'otel-floor-noctx');
-  const tracer = trace.getTracer('floor');
-  const histogram = metrics.getMeter('floor').createHistogram('mcp.server.operation.duration');
-  return {
-    name: 'otel-floor',
-    rpc: async (call, next) => {
-      const span = tracer.startSpan(`${call.method} echo`, {
-        kind: SpanKind.SERVER,
-        attributes: {
-          'mcp.method.name': call.method,
-          'gen_ai.tool.name': 'echo',
-          'jsonrpc.request.id': String(call.id),
-          'mcp.session.id': call.sessionId ?? '',
-          'network.transport': 'tcp',
-        },
-      });
-      try {
-        return await (name === 'otel-floor-noctx'
-          ? next()
-          : context.with(trace.setSpan(context.active(), span), next));
-      } finally {
-        span.end();
-        if (name === 'otel-floor-metric') histogram.record(0.001, { 'mcp.method.name': call.method });
-      }
-    },
-  };
 }
 
 const encoder = new TextEncoder();

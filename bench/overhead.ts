@@ -2,10 +2,11 @@
  * Overhead of core: tools/call throughput and latency of a bare SDK server vs the same server behind
  * createMiddlewareHandler with no middleware and with 5 no-op middleware (HTTP + RPC layers each).
  *
- * The tracing arm (`--modes stack,stack+otel-none,stack+sdk,stack+otel,stack+otel-noctx`, or `pnpm run tracing`) compares the full
- * stack (JSON logs, API key, rate limit, errors) without tracing, with the tracing middleware and no OpenTelemetry
- * SDK registered, with the SDK registered alone, and with both (always-on sampler, batch span processor, a no-op
- * exporter, metrics collected), and with both but no context manager.
+ * The tracing arm (`--modes stack,stack+otel-none,stack+sdk,stack+otel-floor-metric,stack+otel,stack+otel-noctx`, or
+ * `pnpm run tracing`) compares the full stack (JSON logs, API key, rate limit, errors) without tracing, with the
+ * tracing middleware and no OpenTelemetry SDK registered, with the SDK registered alone, with the least any tracing
+ * can do (one span made active and one histogram point: the floor), and with the SDK and the tracing middleware
+ * (always-on sampler, batch span processor, a no-op exporter, metrics collected), with and without a context manager.
  *
  * Release 1 in the same run (issue 14's "before and after, same machine, same run"): `r1:bare`, `r1:core` and
  * `r1:stack` run release 1's BUILT packages (commit e9abcba) in servers of their own (`release1-server.mjs`, run

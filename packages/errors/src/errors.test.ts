@@ -279,6 +279,25 @@ describe.each([
       expect(textOf(next)).toBe('Sunny in Oslo');
     });
 
+    it('times out overlapping calls each at its own deadline, and answers those that finish in time', async () => {
+      const startedFirst = performance.now();
+      const first = rpcError(h.client.callTool({ name: 'slow', arguments: { ms: 10_000 } }));
+      // A call that ends in time, between the two that will not: it must not disturb either deadline.
+      const between = await h.client.callTool({ name: 'slow', arguments: { ms: 150 } });
+      expect(textOf(between)).toBe('waited 150');
+      const startedSecond = performance.now();
+      const second = rpcError(h.client.callTool({ name: 'slow', arguments: { ms: 10_000 } }));
+      const firstError = await first;
+      const firstElapsed = performance.now() - startedFirst;
+      const secondError = await second;
+      const secondElapsed = performance.now() - startedSecond;
+      expect([firstError.code, secondError.code]).toEqual([-32001, -32001]);
+      // The second call started ≥ 150 ms later and gets its full 300 ms, not the first call's deadline.
+      expect(firstElapsed).toBeGreaterThanOrEqual(290);
+      expect(secondElapsed).toBeGreaterThanOrEqual(290);
+      expect(secondElapsed).toBeLessThan(300 + 1500);
+    });
+
     it('lets calls that finish in time through', async () => {
       const result = await h.client.callTool({ name: 'slow', arguments: { ms: 10 } });
       expect(textOf(result)).toBe('waited 10');
