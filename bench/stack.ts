@@ -266,9 +266,9 @@ export function valgrindNode(): string[] {
     '--cachegrind-out-file=/dev/null',
     process.execPath,
     '--predictable',
-    // BENCH_FIXED_GC=1: heap growth fixed instead of sized from measured GC speed (time). Counts of the same code then
-    // repeat within ~2 % instead of ~10 %, which pairs two builds well; but the heap stays small, so collections
-    // weigh more than in a server (core stateless counted ~1,030 K instead of ~780-860 K): not for goal lines.
+    // BENCH_FIXED_GC=1: heap growth fixed instead of sized from measured GC speed (time). Back-to-back counts of the
+    // same code on an idle machine then agreed within ~2 % (other runs still moved ~10 %): for pairing two builds.
+    // The heap stays small, so collections weigh more than in a server (counts ~25 % higher): not for goal lines.
     ...(process.env['BENCH_FIXED_GC'] === '1' ? ['--predictable-gc-schedule', '--random-seed=1'] : []),
     ...process.execArgv,
   ];
