@@ -114,12 +114,12 @@ export function registerSdk(contextManager: boolean): void {
 }
 
 /**
- * The least any tracing middleware can cost with the SDK registered as NodeSDK does: one span per call with five
- * attributes, made active with `context.with` (what lets a tool's own spans nest; not in `-noctx`), ended when the
- * call ends, plus one histogram point in `-metric`. What `stack+otel` costs beyond it is this project's own.
+ * The least any tracing middleware can cost with the SDK registered as NodeSDK does (`fullStack` registers it, as
+ * for every SDK arm): one span per call with five attributes, made active with `context.with` (what lets a tool's
+ * own spans nest; not in `-noctx`), ended when the call ends, plus one histogram point in `-metric`. What
+ * `stack+otel` costs beyond it is this project's own.
  */
 function tracingFloor(variant: 'floor' | 'floor-noctx' | 'floor-metric'): Middleware {
-  registerSdk(variant !== 'floor-noctx');
   const tracer = trace.getTracer('floor');
   const histogram = metrics.getMeter('floor').createHistogram('mcp.server.operation.duration');
   return {
@@ -200,9 +200,10 @@ export async function fullStack(
     mode === 'stack+sdk' ||
     mode === 'stack+otel-noctx' ||
     mode === 'stack+otel-mcp' ||
+    mode.startsWith('stack+otel-floor') ||
     mode === 'only:otel'
   ) {
-    registerSdk(mode !== 'stack+otel-noctx');
+    registerSdk(mode !== 'stack+otel-noctx' && mode !== 'stack+otel-floor-noctx');
   }
   const { key, record } = generateApiKey({ owner: 'bench', scopes: ['read'] });
   // A path, as a user would give one: the logger opens it and batches the lines of each event-loop turn.
