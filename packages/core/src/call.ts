@@ -1,3 +1,4 @@
+import type { RequestInfo } from '@modelcontextprotocol/sdk/types.js';
 import type { RpcCall } from './types.js';
 
 /**
@@ -56,4 +57,16 @@ export function linkCallByMeta(meta: object, call: RpcCall): void {
 export function stampCall(extraOrCtx: object, call: RpcCall): void {
   // A symbol key: invisible to JSON and Object.keys, kept by spreads (a copied extra still finds its call).
   (extraOrCtx as { [CALL]?: RpcCall })[CALL] = call;
+}
+
+/**
+ * One header from SDK v1's `requestInfo` (lower-case names, as Node and `Headers` give them), joined the way
+ * `Headers.get` joins a repeated one: what `RpcCall.header()` answers where the call came with `requestInfo`.
+ * @internal
+ */
+export function headerOf(info: RequestInfo | undefined, name: string): string | undefined {
+  const headers = info?.headers;
+  if (headers === undefined) return undefined;
+  const value = headers[name] ?? headers[name.toLowerCase()];
+  return Array.isArray(value) ? value.join(', ') : value;
 }

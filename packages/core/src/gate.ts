@@ -57,6 +57,7 @@ export function toFetchGate(middleware: Middleware, options: FetchGateOptions = 
     const pending: Array<[string, string]> = [];
     let body: Promise<unknown> | undefined;
     const sent: Array<(aborted: boolean) => void> = [];
+    const state = new Map<string | symbol, unknown>();
     const ctx: HttpContext = {
       url,
       path: url.pathname,
@@ -73,7 +74,9 @@ export function toFetchGate(middleware: Middleware, options: FetchGateOptions = 
       setResponseHeader: (name, value) => void pending.push([name.toLowerCase(), value]),
       // A gate never sees its caller's response go out: listeners hear the gate's own end instead.
       onResponseSent: (listener) => void sent.push(listener),
-      state: new Map(),
+      state,
+      get: (key) => state.get(key) as never,
+      set: (key, value) => void state.set(key, value),
       startedAt: performance.now(),
     };
     let passed = false;

@@ -3,6 +3,7 @@ import { McpServer } from '@modelcontextprotocol/sdk/server/mcp.js';
 import { McpError } from '@modelcontextprotocol/sdk/types.js';
 import express from 'express';
 import { afterEach, describe, expect, it } from 'vitest';
+import { createKey } from './call.js';
 import { createMiddlewareHandler } from './handler.js';
 import { toNodeListener } from './node.js';
 import {
@@ -332,6 +333,64 @@ describe('createMiddlewareHandler', () => {
       await client.callTool({ name: 'echo', arguments: { text: 'x' } });
       expect(probe.authClientIds).toEqual(['client-7']);
       expect(seen).toEqual([{ clientId: 'client-7', requestId: 'req-42' }]);
+      await client.close();
+    });
+
+    it('gives RPC middleware one request header by call.header(name), in any case, without requestInfo', async () => {
+      const seen: Array<string | undefined> = [];
+      const s = await start({
+        server: fixtureServer(),
+        middleware: [
+          {
+            name: 'observer',
+            async rpc(call, next) {
+              if (call.toolName) seen.push(call.header('X-Tenant'), call.header('x-absent'));
+              return next();
+            },
+          },
+        ],
+      });
+      const client = await connectClient(s.url, { headers: { 'x-tenant': 'acme' } });
+      await client.callTool({ name: 'echo', arguments: { text: 'x' } });
+      expect(seen).toEqual(['acme', undefined]);
+      await client.close();
+    });
+  });
+
+  describe('per-request state', () => {
+    it('hands a value set with ctx.set(key) to later HTTP middleware and to RPC middleware by call.http.get(key)', async () => {
+      const TENANT = createKey<string>('test/tenant');
+      const seen: Array<string | undefined> = [];
+      const s = await start({
+        server: fixtureServer(),
+        middleware: [
+          {
+            name: 'sets',
+            async http(req, ctx, next) {
+              if (req.method !== 'POST') return next();
+              // Nothing stored yet: get() answers undefined without making the map.
+              seen.push(ctx.get(TENANT));
+              ctx.set(TENANT, 'acme');
+              return next();
+            },
+          },
+          {
+            name: 'reads',
+            async http(req, ctx, next) {
+              if (req.method === 'POST') seen.push(`http:${ctx.get(TENANT)}:${ctx.state.get(TENANT)}`);
+              return next();
+            },
+            async rpc(call, next) {
+              if (call.toolName) seen.push(`rpc:${call.http?.get(TENANT)}`);
+              return next();
+            },
+          },
+        ],
+      });
+      const client = await connectClient(s.url);
+      seen.length = 0;
+      await client.callTool({ name: 'echo', arguments: { text: 'x' } });
+      expect(seen).toEqual([undefined, 'http:acme:acme', 'rpc:acme']);
       await client.close();
     });
   });

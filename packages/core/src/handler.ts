@@ -3,6 +3,7 @@ import type { Transport } from '@modelcontextprotocol/sdk/shared/transport.js';
 import type { JSONRPCMessage, MessageExtraInfo, RequestId } from '@modelcontextprotocol/sdk/types.js';
 import type { AjvJsonSchemaValidator } from '@modelcontextprotocol/sdk/validation/ajv';
 import { type BodyReader, DEFAULT_MAX_BODY_SIZE, onBodyEnd, readJsonBody } from './body.js';
+import type { Key } from './call.js';
 import { resolveClientAddress, type TrustProxy, validateTrustProxy } from './client-address.js';
 import { composeHttp } from './compose.js';
 import { type CorsOptions, type CorsPolicy, corsPolicy } from './cors.js';
@@ -263,6 +264,14 @@ class RequestContext implements HttpContext {
   get state(): Map<string | symbol, unknown> {
     this.#state ??= new Map();
     return this.#state;
+  }
+
+  get<T>(key: Key<T>): T | undefined {
+    return this.#state?.get(key) as T | undefined;
+  }
+
+  set<T>(key: Key<T>, value: T): void {
+    this.state.set(key, value);
   }
 }
 

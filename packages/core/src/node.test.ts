@@ -4,6 +4,7 @@ import { describe, expect, it } from 'vitest';
 import { createMiddlewareHandler } from './handler.js';
 import { serve } from './node.js';
 import { fixtureServer } from './testing/fixture-server.js';
+import { waitFor } from './testing/index.js';
 
 describe('serve() with a handler factory', () => {
   it('gives the factory the URL of the port it bound, so the handler can name itself', async () => {
@@ -125,6 +126,63 @@ describe("serve() reading a request's body", () => {
       );
       expect(status).toBe(413);
       expect(connection).toBe('close');
+    } finally {
+      await node.close();
+    }
+  });
+});
+
+describe("serve() and a request's signal", () => {
+  const routeServer = (handle: Parameters<typeof createMiddlewareHandler>[0]['routes']) =>
+    serve(createMiddlewareHandler({ server: fixtureServer(), routes: handle }), { port: 0 });
+
+  it('reads the body after the signal was read, and does not abort a request that was answered', async () => {
+    const node = await routeServer([
+      {
+        path: '/echo',
+        methods: ['POST'],
+        async handle(req, ctx) {
+          const signal = req.signal;
+          const body = await ctx.body();
+          return Response.json({ body, aborted: signal.aborted, same: req.signal === signal });
+        },
+      },
+    ]);
+    try {
+      const res = await fetch(new URL('/echo', node.url), {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({ hello: 'there' }),
+      });
+      expect(await res.json()).toEqual({ body: { hello: 'there' }, aborted: false, same: true });
+    } finally {
+      await node.close();
+    }
+  });
+
+  it('aborts the signal when the client goes away before the answer', async () => {
+    let arrived = false;
+    let reason: unknown;
+    const node = await routeServer([
+      {
+        path: '/wait',
+        async handle(req) {
+          arrived = true;
+          await new Promise<void>((resolve) => req.signal.addEventListener('abort', () => resolve()));
+          reason = req.signal.reason;
+          return new Response('too late');
+        },
+      },
+    ]);
+    try {
+      const client = request(new URL('/wait', node.url));
+      client.once('error', () => {});
+      client.end();
+      await waitFor(() => arrived, 'the request to reach the route');
+      client.destroy();
+      await waitFor(() => reason !== undefined, 'the signal to abort');
+      // Why, as an Error: the connection's own (the upload was cut off here), else that the client closed it.
+      expect(reason).toBeInstanceOf(Error);
     } finally {
       await node.close();
     }

@@ -15,6 +15,7 @@ export type NodeListener = (req: IncomingMessage, res: ServerResponse) => void;
 export function toNodeListener(handler: McpHandler): NodeListener {
   return getRequestListener(async (request, env) => {
     const { incoming, outgoing } = (env ?? {}) as { incoming?: IncomingMessage; outgoing?: ServerResponse };
+    if (outgoing) giveConnectionSignal(request as NodeRequest, outgoing);
     const response = await handler.fetch(request, {
       clientAddress: incoming?.socket.remoteAddress,
       ...(incoming ? { readBody: (maxBytes: number) => readIncoming(incoming, request, maxBytes) } : {}),
@@ -36,11 +37,48 @@ export function toNodeListener(handler: McpHandler): NodeListener {
   });
 }
 
+type NodeRequest = Request & {
+  [CONNECTION]?: ServerResponse;
+  [SIGNAL]?: AbortSignal;
+};
+const CONNECTION = Symbol('mcp-middleware.connection');
+const SIGNAL = Symbol('mcp-middleware.signal');
+
+/**
+ * `request.signal` as the adapter's own Request has it (aborted when the client goes away before the response is
+ * written), made on first read from the connection alone. The adapter's Request builds a whole web Request, body
+ * stream and all, when its signal is read, and SDK v2 reads it on every call. One descriptor for every request, so
+ * they all keep one shape.
+ */
+const CONNECTION_SIGNAL: PropertyDescriptor = {
+  get(this: NodeRequest): AbortSignal {
+    if (this[SIGNAL]) return this[SIGNAL];
+    const outgoing = this[CONNECTION]!;
+    const controller = new AbortController();
+    const closed = () => {
+      if (outgoing.writableFinished) return;
+      controller.abort(
+        outgoing.req.errored ?? new Error('the client closed the connection before the response was sent'),
+      );
+    };
+    if (outgoing.closed) closed();
+    else outgoing.once('close', closed);
+    this[SIGNAL] = controller.signal;
+    return controller.signal;
+  },
+  configurable: true,
+};
+
+function giveConnectionSignal(request: NodeRequest, outgoing: ServerResponse): void {
+  request[CONNECTION] = outgoing;
+  Object.defineProperty(request, 'signal', CONNECTION_SIGNAL);
+}
+
 /**
  * Reads a request body from Node's stream itself: no web `Request`, `AbortSignal` or `ReadableStream` is built for
  * it, which is most of what a small MCP request costs the adapter. The bytes are left on the message as `rawBody`,
  * where the adapter finds them should anything read `request.body` afterwards. If something already started
- * reading the stream (it touched `request.body` or `request.signal`), the body is read through the `Request`.
+ * reading the stream (it touched `request.body`), the body is read through the `Request`.
  */
 function readIncoming(
   incoming: IncomingMessage,

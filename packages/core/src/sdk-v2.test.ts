@@ -27,6 +27,8 @@ interface Seen {
       requestId?: string;
       path?: string;
       user?: string;
+      userHeader?: string;
+      absentHeader?: string;
     }
   >;
 }
@@ -51,6 +53,8 @@ function recorder(seen: Seen): Middleware {
         requestId: call.http?.requestId,
         path: call.requestInfo?.url?.pathname,
         user: call.requestInfo?.headers['x-user'] as string | undefined,
+        userHeader: call.header('X-User'),
+        absentHeader: call.header('x-absent'),
       });
       if (call.toolName === 'forbidden') throw new MiddlewareError('forbidden', 'Not for you');
       call.set(TENANT, `tenant-of-${call.authInfo?.clientId ?? 'nobody'}`);
@@ -165,7 +169,9 @@ describe.each(['legacy', 'modern'] as const)(
       const toolCall = harness.seen.rpc.find((c) => c.toolName === 'whoami');
       expect(toolCall).toMatchObject({ method: 'tools/call', requestId: body.requestId });
       // The HTTP request's headers and URL, read from v2's Request when the middleware asked.
-      expect(toolCall).toMatchObject({ path: '/mcp', user: 'alice' });
+      expect(toolCall).toMatchObject({ path: '/mcp', user: 'alice', userHeader: 'alice' });
+      // One header, in any case, straight from the Request; none is undefined, not null.
+      expect(toolCall).toHaveProperty('absentHeader', undefined);
       expect(toolCall?.protocolVersion).toBe(era === 'modern' ? '2026-07-28' : undefined);
       await client.close();
     });

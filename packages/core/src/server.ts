@@ -1,4 +1,4 @@
-import { callOf, stampCall } from './call.js';
+import { callOf, headerOf, stampCall } from './call.js';
 import { composeRpc, type RpcHandler } from './compose.js';
 import { MiddlewareError } from './errors.js';
 import type { ErrorReport } from './transport.js';
@@ -176,6 +176,11 @@ class ServerCall implements RpcCall {
     return this.#requestInfo;
   }
 
+  header(name: string): string | undefined {
+    const req = this.#httpRequest;
+    return req === undefined ? headerOf(this.#requestInfo, name) : (req.headers.get(name) ?? undefined);
+  }
+
   get notify(): RpcCall['notify'] {
     if (this.#notify === undefined) {
       const send = this.#sendNotification!;
@@ -341,13 +346,17 @@ class WrappedServer {
     }
     // The SDK's signal (the client cancelled, the connection closed) cancels the call: next() settles at once.
     let open: Map<unknown, ServerCall> | undefined;
+    let listening: AbortSignal | undefined;
     if (sdkSignal) {
       call.sdkSignal = sdkSignal;
       if (sdkSignal.aborted) call.sdkAborted();
       else if (this.hooks && !mcpReq) {
         open = this.open ??= new Map();
         open.set(call.id, call);
-      } else sdkSignal.addEventListener('abort', call, { once: true });
+      } else {
+        listening = sdkSignal;
+        listening.addEventListener('abort', call, { once: true });
+      }
     }
     let outcome: Promise<RpcResult>;
     try {
@@ -358,6 +367,9 @@ class WrappedServer {
     return outcome.then(
       (result) => {
         if (open?.get(call.id) === call) open.delete(call.id);
+        // SDK v2 aborts each request's signal when its per-request server closes, after the answer: an event with
+        // nobody left to tell, dearer than taking the listener off now.
+        listening?.removeEventListener('abort', call);
         // A middleware answered without waiting for the handler (a timeout, say): stop the handler's work.
         if (call.serverBusy) call.abort('answered by middleware');
         if (result.error === undefined) return result.result;
@@ -366,6 +378,7 @@ class WrappedServer {
       },
       (error: unknown) => {
         if (open?.get(call.id) === call) open.delete(call.id);
+        listening?.removeEventListener('abort', call);
         if (call.serverBusy) call.abort('middleware failed');
         if (MiddlewareError.is(error)) {
           throw new RpcAnswer({

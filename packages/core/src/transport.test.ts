@@ -52,13 +52,14 @@ describe('MiddlewareTransport', () => {
       {
         name: 'spy',
         rpc: (call, next) => {
-          seen.push(call.method);
+          // No HTTP request carried it: no header either.
+          seen.push(`${call.method} ${call.header('content-type')}`);
           return next();
         },
       },
     ]);
     await client.listTools();
-    expect(seen).toEqual(['initialize', 'tools/list']);
+    expect(seen).toEqual(['initialize undefined', 'tools/list undefined']);
     await client.close();
   });
 

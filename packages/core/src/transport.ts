@@ -8,7 +8,7 @@ import type {
   MessageExtraInfo,
   RequestId,
 } from '@modelcontextprotocol/sdk/types.js';
-import { linkCallByMeta } from './call.js';
+import { headerOf, linkCallByMeta } from './call.js';
 import { composeRpc, type RpcHandler } from './compose.js';
 import { RpcErrorCode as ErrorCode, MiddlewareError } from './errors.js';
 import type { HttpContext, Middleware, RpcCall, RpcResult } from './types.js';
@@ -271,6 +271,7 @@ export class MiddlewareTransport implements Transport {
       authInfo: extra?.authInfo,
       sessionId: this.#inner.sessionId,
       requestInfo: extra?.requestInfo,
+      header: (name) => headerOf(extra?.requestInfo, name),
       http,
       signal: controller.signal,
       get cancelled() {

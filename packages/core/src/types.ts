@@ -57,6 +57,13 @@ export interface HttpContext {
   onResponseSent(listener: (aborted: boolean) => void): void;
   /** Per-request scratch space for middleware that cooperate (keys should be symbols or package-prefixed). */
   readonly state: Map<string | symbol, unknown>;
+  /**
+   * Reads what a middleware stored under a key made by `createKey<T>()` (or any symbol). Unlike reading `state`, it
+   * makes no map for a request that has none: prefer it on the hot path.
+   */
+  get<T>(key: Key<T>): T | undefined;
+  /** Stores a value for later middleware of this request (`ctx.get(key)`, `call.http?.get(key)`). */
+  set<T>(key: Key<T>, value: T): void;
   /** The time the handler received the request (`performance.now()` clock). */
   readonly startedAt: number;
 }
@@ -81,8 +88,16 @@ export interface RpcCall {
   /** Identity from the HTTP layer (or whatever the transport carried). */
   readonly authInfo: AuthInfo | undefined;
   readonly sessionId: string | undefined;
-  /** Headers and URL of the HTTP request that carried the call, when it came over HTTP. */
+  /**
+   * Headers and URL of the HTTP request that carried the call, when it came over HTTP. On SDK v2 they are copied
+   * out of the `Request` when first read: for one header, `header(name)` is cheaper.
+   */
   readonly requestInfo: RequestInfo | undefined;
+  /**
+   * One header of the HTTP request that carried the call (any case; repeated headers joined with `, `), read
+   * without building `requestInfo`. Undefined when absent or when the call did not come over HTTP.
+   */
+  header(name: string): string | undefined;
   /** The HTTP context of the request that carried this call (undefined over stdio or in-memory). */
   readonly http: HttpContext | undefined;
   /** Aborted when the client cancels the call, the transport closes, or a middleware calls `cancel()`. */

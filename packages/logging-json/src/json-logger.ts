@@ -143,8 +143,8 @@ interface CallEntry {
 }
 
 /** The ids of the active span, when a tracing middleware put them in the state: `trace_id` and `span_id` on lines. */
-function spanIds(state: Map<string | symbol, unknown> | undefined): TraceIds | undefined {
-  return state?.get(TRACE_IDS) as TraceIds | undefined;
+function spanIds(ctx: Pick<HttpContext, 'get'>): TraceIds | undefined {
+  return ctx.get(TRACE_IDS as Key<TraceIds>);
 }
 
 /** The same for a call, read with `call.get()`: reading `call.state` would make a map for every call that has none. */
@@ -197,9 +197,9 @@ function authErrorOf(response: Response): string | undefined {
 }
 
 /** The trace context of a call: `_meta.traceparent` (per message, so stdio has one too) before the HTTP header. */
-function traceOf(params: RpcCall['params'], info: RequestInfo | undefined) {
-  const meta = (params as { _meta?: Record<string, unknown> } | undefined)?._meta;
-  return parseTraceparent(meta?.['traceparent']) ?? parseTraceparent(header(info, 'traceparent'));
+function traceOf(call: RpcCall) {
+  const meta = (call.params as { _meta?: Record<string, unknown> } | undefined)?._meta;
+  return parseTraceparent(meta?.['traceparent']) ?? parseTraceparent(call.header('traceparent'));
 }
 
 /**
@@ -332,7 +332,7 @@ export function jsonLogger(options: JsonLoggerOptions = {}): JsonLogger {
       traceId: parseTraceparent(req.headers.get('traceparent'))?.traceId,
       userAgent: userAgent ? scrubText(userAgent, MAX_FIELD) : undefined,
     };
-    const ids = spanIds(ctx.state);
+    const ids = spanIds(ctx);
     if (ids) {
       line.trace_id = ids.traceId;
       line.span_id = ids.spanId;
@@ -446,7 +446,7 @@ export function jsonLogger(options: JsonLoggerOptions = {}): JsonLogger {
       // Every field a client can choose is capped: a 900 KB method name must not become a 900 KB line.
       const entry: CallEntry = {
         requestId: field(call.http?.requestId) ?? crypto.randomUUID(),
-        traceId: traceOf(call.params, call.requestInfo)?.traceId,
+        traceId: traceOf(call)?.traceId,
         method: field(call.method),
         tool: field(call.toolName),
         rpcId: field(call.id),

@@ -304,6 +304,9 @@ async function runHttp(log: ReturnType<typeof jsonLogger>, c: HttpCase): Promise
       sent = listener;
     },
     ...c.ctx,
+    get(this: { state: Map<symbol, unknown> }, key: symbol) {
+      return this.state.get(key);
+    },
   } as unknown as HttpContext;
   const req = { method: c.method ?? 'POST', headers: headersOf(c.headers) } as unknown as Request;
   const next = async () => {

@@ -583,14 +583,14 @@ export function rateLimit(options: RateLimitOptions): RateLimit {
       // A 2026-07-28 request names its method and tool in headers: its RPC policies count here, with no body read.
       const route = rpcPolicies.list.length > 0 ? routeFromHeaders(req.headers) : undefined;
       if (httpPolicies.list.length === 0 && route === undefined) return next();
-      if (route) ctx.state.set(COUNTED_AT_HTTP, route);
+      if (route) ctx.set(COUNTED_AT_HTTP, route);
       return limitRequest(route ? allPolicies : httpPolicies, route, ctx, next);
     },
 
     rpc(call: RpcCall, next): Promise<RpcResult> {
       // Over HTTP the HTTP layer already counted the request; elsewhere (stdio) every policy counts per call.
       const set = call.http ? rpcPolicies : allPolicies;
-      if (set.list.length === 0 || countedAtHttp(call.http?.state, call.method, call.toolName)) return next();
+      if (set.list.length === 0 || countedAtHttp(call.http, call.method, call.toolName)) return next();
       return limitCall(set, call, next);
     },
 

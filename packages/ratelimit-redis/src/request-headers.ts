@@ -4,6 +4,7 @@
  * per-tool limits without reading the body. Earlier revisions send no such headers, and a header on a request that
  * does not claim 2026-07-28 means nothing, so the protocol version is checked first.
  */
+import type { HttpContext, Key } from '@mcp-middleware/core';
 
 /** The first protocol revision whose requests carry `Mcp-Method` / `Mcp-Name`. */
 export const HEADER_ROUTED_SINCE = '2026-07-28';
@@ -44,17 +45,17 @@ export function routeFromHeaders(headers: Headers): HeaderRoute | undefined {
 }
 
 /** Where the HTTP layer notes which call it already counted, for the RPC layer to skip it. */
-export const COUNTED_AT_HTTP = Symbol('ratelimit-redis.counted-at-http');
+export const COUNTED_AT_HTTP: Key<HeaderRoute> = Symbol('ratelimit-redis.counted-at-http');
 
 /**
  * Whether the HTTP layer counted this call from its headers. The call's own method and tool must match: if the
  * headers named another tool, the RPC layer counts the real one (the SDK also refuses such a mismatch).
  */
 export function countedAtHttp(
-  state: Map<string | symbol, unknown> | undefined,
+  http: Pick<HttpContext, 'get'> | undefined,
   method: string,
   toolName: string | undefined,
 ): boolean {
-  const route = state?.get(COUNTED_AT_HTTP) as HeaderRoute | undefined;
+  const route = http?.get(COUNTED_AT_HTTP);
   return route !== undefined && route.method === method && route.toolName === toolName;
 }

@@ -2,6 +2,7 @@ import {
   compileRedactPaths,
   ERROR_CODES,
   type HttpContext,
+  type Key,
   type Middleware,
   MiddlewareError,
   type RedactPath,
@@ -338,7 +339,7 @@ export function tracing(options: TracingOptions = {}): Tracing {
   };
 
   // Keys are per factory: two tracing middleware in one handler do not read each other's entries.
-  const HTTP = Symbol('tracing-otel/http');
+  const HTTP: Key<HttpEntry> = Symbol('tracing-otel/http');
   const sessions = new Map<string, SessionRecord>();
   const metricTargets = new Set<string>();
 
@@ -546,9 +547,9 @@ export function tracing(options: TracingOptions = {}): Tracing {
     }
     const annotate = span ?? (ambientSpan?.isRecording() ? ambientSpan : undefined);
     const entry = new HttpEntry(base, span, annotate);
-    ctx.state.set(HTTP, entry);
+    ctx.set(HTTP, entry);
     const ids = idsOf(span ?? ambientSpan) ?? idsOf(trace.getSpan(base));
-    if (ids) ctx.state.set(TRACE_IDS, ids);
+    if (ids) ctx.set(TRACE_IDS as Key<TraceIds>, ids);
 
     // Rate-limit headers of admitted requests go straight to the outgoing message: watch them being set.
     if (mode === 'trace') {
@@ -606,7 +607,8 @@ export function tracing(options: TracingOptions = {}): Tracing {
     call: RpcCall,
     next: () => Promise<RpcResult>,
   ): Promise<RpcResult> {
-    const entry = call.http?.state.get(HTTP) as HttpEntry | undefined;
+    // Read with get(): a call whose request this middleware did not see has no map to make.
+    const entry = call.http?.get(HTTP);
     const transportContext =
       entry?.context ??
       (call.requestInfo

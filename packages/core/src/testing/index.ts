@@ -8,6 +8,7 @@ import { pathToFileURL } from 'node:url';
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
 import type { ClientCapabilities } from '@modelcontextprotocol/sdk/types.js';
+import { headerOf } from '../call.js';
 import { createMiddlewareHandler, type McpHandler, type McpHandlerOptions } from '../handler.js';
 import { type NodeServer, serve } from '../node.js';
 import type { Middleware, RpcCall } from '../types.js';
@@ -166,6 +167,7 @@ export function testRpcCall(fields: Partial<RpcCall> = {}): RpcCall {
     http: undefined,
     protocolVersion: undefined,
     startedAt: performance.now(),
+    header: (name) => headerOf(fields.requestInfo, name),
     cancel: () => {},
     notify: async () => {},
     get: (key) => state.get(key) as never,

@@ -18,4 +18,14 @@ describe('testRpcCall', () => {
     expect(call).toMatchObject({ id: 7, method: 'ping', toolName: undefined, cancelled: true });
     expect(testRpcCall({ signal: AbortSignal.abort(), cancelled: false }).cancelled).toBe(false);
   });
+
+  it('answers header(name) from the given requestInfo, in any case, repeated values joined', () => {
+    const call = testRpcCall({
+      requestInfo: { headers: { traceparent: 'tp', 'x-many': ['a', 'b'] } },
+    });
+    expect(call.header('Traceparent')).toBe('tp');
+    expect(call.header('x-many')).toBe('a, b');
+    expect(call.header('x-absent')).toBeUndefined();
+    expect(testRpcCall().header('traceparent')).toBeUndefined();
+  });
 });
