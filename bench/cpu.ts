@@ -27,15 +27,24 @@ import { parseArgs } from 'node:util';
 import { createMiddlewareHandler, type FetchInfo, type Middleware } from '@mcp-middleware/core';
 import { initializeRequest } from '@mcp-middleware/core/testing';
 import { jsonLogger } from '@mcp-middleware/logging-json';
+import { createMcpHandler as createV2Handler } from '@modelcontextprotocol/server';
 import {
   bareSdkFetch,
+  type Era,
   echoServer,
+  echoServerV2,
   fullStack,
   instructionsReported,
+  MODERN_META,
   type OnlyMode,
   type StackMode,
+  v2Headers,
   valgrindNode,
 } from './stack.js';
+
+// tsx turns source maps on, and Node then scans every function made at run time (zod's and ajv's compiled
+// validators, per request where a server is made per request) for a source map: a cost no built server pays.
+process.setSourceMapsEnabled(false);
 
 const { values } = parseArgs({
   options: {
@@ -92,21 +101,36 @@ const encoder = new TextEncoder();
 
 /** One handler and session, and a function that makes one call the way Node's adapter would hand it over. */
 async function setUp(name: string) {
+  // `v2-<arm>[-legacy]`: the arm on SDK v2, in the 2026-07-28 era (or the 2025-11-25 one): no session either way.
+  const era: Era | undefined = name.startsWith('v2-')
+    ? name.endsWith('-legacy')
+      ? 'legacy'
+      : 'modern'
+    : undefined;
+  if (era) name = name.slice('v2-'.length, era === 'legacy' ? -'-legacy'.length : undefined);
   // `<arm>-stateless`: the same arm with `sessions: false` (a server and transport per request, no initialize).
-  const stateless = name.endsWith('-stateless');
-  if (stateless) name = name.slice(0, -'-stateless'.length);
-  if (stateless && name === 'bare')
+  const stateless = era !== undefined || name.endsWith('-stateless');
+  if (!era && stateless) name = name.slice(0, -'-stateless'.length);
+  if (!era && stateless && name === 'bare')
     throw new TypeError('bare-stateless: use overhead.ts for the SDK’s own stateless server');
   const { middleware, headers } = name === 'bare' ? { middleware: [], headers: {} } : await arm(name);
-  // `bare`: the SDK's own transport, which reads the body from the Request (as behind @hono/node-server).
-  const bare = name === 'bare' ? bareSdkFetch() : undefined;
-  const handler = bare
+  // `bare`: the SDK's own transport (v2: its own handler), which reads the body from the Request (as behind
+  // @hono/node-server, or v2's Node adapter).
+  const v2Bare = era && name === 'bare' ? createV2Handler(() => echoServerV2()) : undefined;
+  const bare: ((req: Request) => Promise<Response>) | undefined = v2Bare
+    ? (req) => v2Bare.fetch(req)
+    : name === 'bare'
+      ? bareSdkFetch()
+      : undefined;
+  const handler: { fetch: (req: Request, info?: FetchInfo) => Promise<Response> } = bare
     ? { fetch: bare }
-    : createMiddlewareHandler({
-        server: ({ jsonSchemaValidator }) => echoServer({ jsonSchemaValidator }),
-        middleware,
-        ...(stateless ? { sessions: false } : {}),
-      });
+    : era
+      ? v2Handler(middleware)
+      : createMiddlewareHandler({
+          server: ({ jsonSchemaValidator }) => echoServer({ jsonSchemaValidator }),
+          middleware,
+          ...(stateless ? { sessions: false } : {}),
+        });
   const base = {
     'content-type': 'application/json',
     accept: 'application/json, text/event-stream',
@@ -129,7 +153,11 @@ async function setUp(name: string) {
     // The bare SDK reads the body from the Request (as behind @hono/node-server); core gets it from the adapter.
     const req = new Request('http://127.0.0.1/mcp', {
       method: 'POST',
-      headers: { ...base, ...extra, 'content-length': String(bytes.byteLength) },
+      headers: {
+        ...(era ? v2Headers(era, base) : base),
+        ...extra,
+        'content-length': String(bytes.byteLength),
+      },
       ...(bare ? { body: bytes } : {}),
     });
     const res = await handler.fetch(req, info);
@@ -141,7 +169,8 @@ async function setUp(name: string) {
       sessionId: res.headers.get('mcp-session-id') ?? responseHeaders.get('mcp-session-id'),
     };
   };
-  let session: Record<string, string> = { 'mcp-protocol-version': '2025-11-25' };
+  // v2: the era's headers are on every request already (`base`).
+  let session: Record<string, string> = era ? {} : { 'mcp-protocol-version': '2025-11-25' };
   if (!stateless) {
     const init = await post(initializeRequest(0), {});
     if (!init.sessionId) throw new Error(`${name}: initialize failed ${init.status} ${init.text}`);
@@ -155,7 +184,11 @@ async function setUp(name: string) {
         jsonrpc: '2.0',
         id: id++,
         method: 'tools/call',
-        params: { name: 'echo', arguments: { text: 'hello' } },
+        params: {
+          name: 'echo',
+          arguments: { text: 'hello' },
+          ...(era === 'modern' ? { _meta: MODERN_META } : {}),
+        },
       },
       session,
     );
@@ -163,6 +196,14 @@ async function setUp(name: string) {
       throw new Error(`${name}: bad answer ${res.status} ${res.text}`);
   };
   return { call };
+}
+
+/** Core in front of SDK v2's own handler, whose factory wraps each server it makes in the handler's RPC layer. */
+function v2Handler(middleware: Middleware[]) {
+  // The SDK calls the factory per request, so `handler` exists by then.
+  const sdk = createV2Handler(() => echoServerV2((server) => handler.wrapServer(server)));
+  const handler = createMiddlewareHandler({ fetch: sdk.fetch, middleware });
+  return handler;
 }
 
 const calls = Number(values.calls);

@@ -32,19 +32,21 @@ import { createMiddlewareHandler, type Middleware, serve } from '@mcp-middleware
 import { initializeRequest } from '@mcp-middleware/core/testing';
 import { toNodeHandler } from '@modelcontextprotocol/node';
 import { WebStandardStreamableHTTPServerTransport } from '@modelcontextprotocol/sdk/server/webStandardStreamableHttp.js';
-import { createMcpHandler as createV2Handler, McpServer as V2McpServer } from '@modelcontextprotocol/server';
-import { z } from 'zod';
+import { createMcpHandler as createV2Handler } from '@modelcontextprotocol/server';
 import {
   bareSdkFetch,
+  type Era,
   echoServer,
+  echoServerV2,
   fullStack,
   instructionsReported,
+  MODERN_META,
   type OnlyMode,
   type StackMode,
+  v2Headers,
   valgrindNode,
 } from './stack.js';
 
-type Era = 'legacy' | 'modern';
 /**
  * SDK v2 arms, in either protocol era (`legacy`: a 2025-11-25 client on v2's stateless path; `modern`: 2026-07-28,
  * per-request metadata): `v2-bare-<era>` is v2's own `createMcpHandler` behind its Node adapter, `v2-core-<era>` the
@@ -66,6 +68,10 @@ type Mode = 'bare' | 'core' | 'core-full' | 'core+5' | StackMode | OnlyMode | V2
  * `r1:stack` release 1's version of `stack` (see the comment in release1-server.mjs for the differences), and
  * likewise `r1:stack-oauth`, `r1:only:*` (not redis) and `r1:{core,stack}-stateless`: every row of issue 14's table.
  */
+// tsx turns source maps on, and Node then scans every function made at run time (zod's and ajv's compiled
+// validators, per request where a server is made per request) for a source map: a cost no built server pays.
+process.setSourceMapsEnabled(false);
+
 const RELEASE1_MODES = [
   'r1:bare',
   'r1:core',
@@ -114,19 +120,11 @@ interface Started {
   headers: Record<string, string>;
 }
 
-function makeV2Server(wrap: <S extends object>(server: S) => S = (s) => s) {
-  const server = new V2McpServer({ name: 'bench', version: '1.0.0' });
-  server.registerTool('echo', { inputSchema: z.object({ text: z.string() }) }, async ({ text }) => ({
-    content: [{ type: 'text', text }],
-  }));
-  return wrap(server);
-}
-
 async function startV2(mode: V2Mode): Promise<Started> {
   const [, kind, era] = mode.split('-') as ['v2', 'bare' | 'core' | 'stack', Era];
   if (kind === 'bare') {
     // What v2's examples do: its handler (a server per request) behind its Node adapter.
-    const sdk = createV2Handler(() => makeV2Server());
+    const sdk = createV2Handler(() => echoServerV2());
     const server = createServer(toNodeHandler(sdk));
     await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
     return { port: (server.address() as AddressInfo).port, headers: {}, era };
@@ -134,7 +132,7 @@ async function startV2(mode: V2Mode): Promise<Started> {
   const { middleware, headers } =
     kind === 'stack' ? await fullStack('stack') : { middleware: [], headers: {} };
   // The SDK's factory runs per request, so `handler` exists by the time it is called.
-  const sdk = createV2Handler(() => makeV2Server((s) => handler.wrapServer(s)));
+  const sdk = createV2Handler(() => echoServerV2((s) => handler.wrapServer(s)));
   const handler = createMiddlewareHandler({ fetch: sdk.fetch, middleware });
   const { url } = await serve(handler, { port: 0 });
   return { port: Number(url.port), headers, era };
@@ -318,13 +316,6 @@ async function openSession(port: number, extra: Record<string, string>) {
   return headers;
 }
 
-/** What a 2026-07-28 client puts in every request's `_meta`: no `initialize`, no session. */
-const MODERN_META = {
-  'io.modelcontextprotocol/protocolVersion': '2026-07-28',
-  'io.modelcontextprotocol/clientInfo': { name: 'bench', version: '1' },
-  'io.modelcontextprotocol/clientCapabilities': {},
-};
-
 /** The body of one measured call: `echo` with a short text, with the 2026-07-28 envelope when the era asks for it. */
 function echoCall(id: number, era: Era | undefined): string {
   return JSON.stringify({
@@ -337,12 +328,6 @@ function echoCall(id: number, era: Era | undefined): string {
       ...(era === 'modern' ? { _meta: MODERN_META } : {}),
     },
   });
-}
-
-function v2Headers(era: Era, extra: Record<string, string>): Record<string, string> {
-  return era === 'modern'
-    ? { ...extra, 'mcp-protocol-version': '2026-07-28', 'mcp-method': 'tools/call', 'mcp-name': 'echo' }
-    : { ...extra, 'mcp-protocol-version': '2025-11-25' };
 }
 
 interface Result {

@@ -14,6 +14,7 @@ import { MemoryStore, RedisStore, rateLimit } from '@mcp-middleware/ratelimit-re
 import { tracing } from '@mcp-middleware/tracing-otel';
 import { McpServer } from '@modelcontextprotocol/sdk/server/mcp.js';
 import { WebStandardStreamableHTTPServerTransport } from '@modelcontextprotocol/sdk/server/webStandardStreamableHttp.js';
+import { McpServer as V2McpServer } from '@modelcontextprotocol/server';
 import { context, metrics, propagation, SpanKind, trace } from '@opentelemetry/api';
 import { AsyncLocalStorageContextManager } from '@opentelemetry/context-async-hooks';
 import { CompositePropagator, W3CBaggagePropagator, W3CTraceContextPropagator } from '@opentelemetry/core';
@@ -39,6 +40,32 @@ export function echoServer(options: ConstructorParameters<typeof McpServer>[1] =
     content: [{ type: 'text', text }],
   }));
   return server;
+}
+
+/** A protocol era of SDK v2: `legacy` (2025-11-25, v2's stateless path) or `modern` (2026-07-28, no session). */
+export type Era = 'legacy' | 'modern';
+
+/** What a 2026-07-28 client puts in every request's `_meta`: no `initialize`, no session. */
+export const MODERN_META = {
+  'io.modelcontextprotocol/protocolVersion': '2026-07-28',
+  'io.modelcontextprotocol/clientInfo': { name: 'bench', version: '1' },
+  'io.modelcontextprotocol/clientCapabilities': {},
+};
+
+/** The headers a client of `era` sends with a `tools/call` of `echo`, beside `extra`. */
+export function v2Headers(era: Era, extra: Record<string, string>): Record<string, string> {
+  return era === 'modern'
+    ? { ...extra, 'mcp-protocol-version': '2026-07-28', 'mcp-method': 'tools/call', 'mcp-name': 'echo' }
+    : { ...extra, 'mcp-protocol-version': '2025-11-25' };
+}
+
+/** The same server on SDK v2, made per request as v2's factory makes it; `wrap` is core's `handler.wrapServer`. */
+export function echoServerV2(wrap: <S extends object>(server: S) => S = (s) => s): V2McpServer {
+  const server = new V2McpServer({ name: 'bench', version: '1.0.0' });
+  server.registerTool('echo', { inputSchema: z.object({ text: z.string() }) }, async ({ text }) => ({
+    content: [{ type: 'text', text }],
+  }));
+  return wrap(server);
 }
 
 /**

@@ -36,6 +36,7 @@ const response = new Response(null, { status: 200, headers: { 'content-type': 't
 
 /** What core hands HTTP middleware: a context per request, with its state. */
 function makeContext(): HttpContext {
+  const state = new Map<string | symbol, unknown>();
   return {
     url: new URL(req.url),
     path: '/mcp',
@@ -48,7 +49,9 @@ function makeContext(): HttpContext {
     body: async () => undefined,
     setResponseHeader: () => {},
     onResponseSent: () => {},
-    state: new Map(),
+    state,
+    get: (key) => state.get(key) as never,
+    set: (key, value) => void state.set(key, value),
     startedAt: performance.now(),
   };
 }
