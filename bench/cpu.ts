@@ -17,6 +17,11 @@
  * so compare arms counted in the same run. Needs `valgrind` (Debian: `apt-get install valgrind`); about a minute per
  * run.
  *
+ * Arms: `bare` (the SDK's own server), `core`, `noop`, `stack`, `only:<package>`, `logger-*`, `otel-floor*`; any of
+ * them with `-stateless` (a server per request, no session); and `v2-<arm>` on SDK v2 in the 2026-07-28 era
+ * (`v2-<arm>-legacy`: the 2025-11-25 era), where `v2-bare` is v2's own `createMcpHandler` and the others sit in
+ * front of it with `createMiddlewareHandler({ fetch })`.
+ *
  *   node --import tsx cpu.ts [--calls 2000] [--rounds 9] [--arms core,noop,...] [--alloc]
  *   node --import tsx cpu.ts --instructions [--arms bare,core,noop,stack]
  */
