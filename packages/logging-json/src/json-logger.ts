@@ -2,7 +2,6 @@ import {
   callOf,
   createKey,
   type HttpContext,
-  type Key,
   type Middleware,
   MiddlewareError,
   type RpcCall,
@@ -144,12 +143,12 @@ interface CallEntry {
 
 /** The ids of the active span, when a tracing middleware put them in the state: `trace_id` and `span_id` on lines. */
 function spanIds(ctx: Pick<HttpContext, 'get'>): TraceIds | undefined {
-  return ctx.get(TRACE_IDS as Key<TraceIds>);
+  return ctx.get(TRACE_IDS);
 }
 
 /** The same for a call, read with `call.get()`: reading `call.state` would make a map for every call that has none. */
 function callSpanIds(call: Pick<RpcCall, 'get'> | undefined): TraceIds | undefined {
-  return call?.get(TRACE_IDS as Key<TraceIds>);
+  return call?.get(TRACE_IDS);
 }
 
 /** `trace_id` and `span_id` of the active span, as bindings of a call's logger. */

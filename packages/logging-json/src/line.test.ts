@@ -1,12 +1,10 @@
 import { tracingChannel } from 'node:diagnostics_channel';
 import {
   type HttpContext,
-  type Key,
   MiddlewareError,
   type RpcCall,
   type RpcResult,
   TRACE_IDS,
-  type TraceIds,
 } from '@mcp-middleware/core';
 import { testRpcCall } from '@mcp-middleware/core/testing';
 import pino, { type Logger, type LoggerOptions } from 'pino';
@@ -441,7 +439,7 @@ describe('jsonLogger’s own lines', () => {
     });
     await log.rpc?.(plain, async () => ({ result: { content: [] } }));
     const traced = makeCall();
-    traced.set(TRACE_IDS as Key<TraceIds>, { traceId: 'a'.repeat(32), spanId: 'b'.repeat(16) });
+    traced.set(TRACE_IDS, { traceId: 'a'.repeat(32), spanId: 'b'.repeat(16) });
     await log.rpc?.(traced, async () => ({ result: { content: [] } }));
     expect(out.lines().map((l) => [l['kind'], l['trace_id'], l['span_id']])).toEqual([
       ['rpc', undefined, undefined],

@@ -549,7 +549,7 @@ export function tracing(options: TracingOptions = {}): Tracing {
     const entry = new HttpEntry(base, span, annotate);
     ctx.set(HTTP, entry);
     const ids = idsOf(span ?? ambientSpan) ?? idsOf(trace.getSpan(base));
-    if (ids) ctx.set(TRACE_IDS as Key<TraceIds>, ids);
+    if (ids) ctx.set(TRACE_IDS, ids);
 
     // Rate-limit headers of admitted requests go straight to the outgoing message: watch them being set.
     if (mode === 'trace') {
