@@ -31,6 +31,8 @@ interface Seen {
       absentHeader?: string;
     }
   >;
+  /** How `next()` settled for calls of the `hang` tool. */
+  settled: Array<{ code?: number; reason?: unknown; cancelled: boolean }>;
 }
 
 function recorder(seen: Seen): Middleware {
@@ -66,6 +68,12 @@ function recorder(seen: Seen): Middleware {
         return answer.error?.data && (answer.error.data as { reason?: string }).reason === 'cancelled'
           ? { error: { code: -32001, message: 'Timed out', data: { reason: 'timeout' } } }
           : answer;
+      }
+      if (call.toolName === 'hang') {
+        const answer = await next();
+        const data = answer.error?.data as { reason?: unknown } | undefined;
+        seen.settled.push({ code: answer.error?.code, reason: data?.reason, cancelled: call.cancelled });
+        return answer;
       }
       return next();
     },
@@ -112,11 +120,18 @@ function buildServer(handler: () => McpHandler, aborted: string[]): McpServer {
     aborted.push('slow');
     return { content: [{ type: 'text', text: 'late' }] };
   });
+  server.registerTool('hang', { description: 'Runs until its signal aborts' }, async (ctx) => {
+    await new Promise<void>((resolve) => {
+      ctx.mcpReq.signal.addEventListener('abort', () => resolve(), { once: true });
+    });
+    aborted.push('hang');
+    return { content: [{ type: 'text', text: 'stopped' }] };
+  });
   return handler().wrapServer(server);
 }
 
 async function start(): Promise<Harness & { seen: Seen }> {
-  const seen: Seen = { http: [], rpc: [] };
+  const seen: Seen = { http: [], rpc: [], settled: [] };
   const aborted: string[] = [];
   // The SDK's factory runs per request, so `handler` exists by the time it is called.
   const sdk = createSdkHandler(() => buildServer(() => handler, aborted));
@@ -215,6 +230,25 @@ describe.each(['legacy', 'modern'] as const)(
   },
 );
 
+// A 2026-07-28 client that gives up closes its request, and SDK v2 aborts the handler's signal. (On v2's 2025-11-25
+// stateless path the SDK aborts nothing: the client's notifications/cancelled reaches another per-request server.)
+describe('SDK v2, 2026-07-28 era: a client that gives up', () => {
+  it('settles next() as cancelled, and aborts the tool, when the client gives up on a call', async () => {
+    harness = await start();
+    const h = harness;
+    const client = await connect(h.url, 'modern');
+    const controller = new AbortController();
+    const pending = client.callTool({ name: 'hang', arguments: {} }, { signal: controller.signal });
+    await waitFor(() => h.seen.rpc.some((c) => c.toolName === 'hang'), 'the call to reach the middleware');
+    controller.abort('gave up');
+    await expect(pending).rejects.toThrow();
+    await waitFor(() => h.seen.settled.length === 1, 'next() to settle once the SDK aborted the call');
+    expect(h.seen.settled[0]).toMatchObject({ code: -32001, reason: 'cancelled', cancelled: true });
+    await waitFor(() => h.aborted.includes('hang'), 'the tool to see its signal abort');
+    await client.close();
+  });
+});
+
 describe('SDK v2 through its own Node adapter', () => {
   let http: HttpServer | undefined;
   afterEach(async () => {
@@ -223,7 +257,7 @@ describe('SDK v2 through its own Node adapter', () => {
   });
 
   it('runs the RPC layer with toNodeHandler serving the handler', async () => {
-    const seen: Seen = { http: [], rpc: [] };
+    const seen: Seen = { http: [], rpc: [], settled: [] };
     const aborted: string[] = [];
     const sdk = createSdkHandler(() => buildServer(() => handler, aborted));
     const handler = createMiddlewareHandler({ fetch: sdk.fetch, middleware: [recorder(seen)] });
