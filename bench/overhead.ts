@@ -50,9 +50,10 @@ import {
 /**
  * SDK v2 arms, in either protocol era (`legacy`: a 2025-11-25 client on v2's stateless path; `modern`: 2026-07-28,
  * per-request metadata): `v2-bare-<era>` is v2's own `createMcpHandler` behind its Node adapter, `v2-core-<era>` the
- * same behind `createMiddlewareHandler({ fetch })`, `v2-stack-<era>` with the full stack.
+ * same behind `createMiddlewareHandler({ fetch })`, `v2-noop-<era>` with one no-op middleware (both layers), and
+ * `v2-<stack arm>-<era>` with any stack arm (`stack`, `stack-oauth`, `stack-redis`, `only:<package>`).
  */
-type V2Mode = `v2-${'bare' | 'core' | 'stack'}-${Era}`;
+type V2Mode = `v2-${'bare' | 'core' | 'noop' | StackMode | OnlyMode}-${Era}`;
 /**
  * Stateless serving (a server and transport per request, no session): `bare-stateless` is the SDK's own stateless
  * transport behind `@hono/node-server`, `core-stateless` is `createMiddlewareHandler({ sessions: false })`,
@@ -120,8 +121,18 @@ interface Started {
   headers: Record<string, string>;
 }
 
+/** A middleware that does nothing, with both layers. */
+const noop = (i: number): Middleware => ({
+  name: `noop-${i}`,
+  http: (_req, _ctx, next) => next(),
+  rpc: (_call, next) => next(),
+});
+
 async function startV2(mode: V2Mode): Promise<Started> {
-  const [, kind, era] = mode.split('-') as ['v2', 'bare' | 'core' | 'stack', Era];
+  const era = mode.slice(mode.lastIndexOf('-') + 1) as Era;
+  const kind = mode.slice('v2-'.length, mode.lastIndexOf('-'));
+  if (era !== 'legacy' && era !== 'modern')
+    throw new Error(`unknown mode ${mode}: end it with -legacy or -modern`);
   if (kind === 'bare') {
     // What v2's examples do: its handler (a server per request) behind its Node adapter.
     const sdk = createV2Handler(() => echoServerV2());
@@ -130,7 +141,11 @@ async function startV2(mode: V2Mode): Promise<Started> {
     return { port: (server.address() as AddressInfo).port, headers: {}, era };
   }
   const { middleware, headers } =
-    kind === 'stack' ? await fullStack('stack') : { middleware: [], headers: {} };
+    kind === 'core'
+      ? { middleware: [], headers: {} }
+      : kind === 'noop'
+        ? { middleware: [noop(0)], headers: {} }
+        : await fullStack(kind as StackMode | OnlyMode);
   // The SDK's factory runs per request, so `handler` exists by the time it is called.
   const sdk = createV2Handler(() => echoServerV2((s) => handler.wrapServer(s)));
   const handler = createMiddlewareHandler({ fetch: sdk.fetch, middleware });
@@ -184,11 +199,6 @@ async function startServer(mode: Mode): Promise<Started> {
     await new Promise((r) => server.once('listening', r));
     return { port: (server.address() as { port: number }).port, headers: {} };
   }
-  const noop = (i: number): Middleware => ({
-    name: `noop-${i}`,
-    http: (_req, _ctx, next) => next(),
-    rpc: (_call, next) => next(),
-  });
   const handler = createMiddlewareHandler({
     server: ({ jsonSchemaValidator }) => echoServer({ jsonSchemaValidator }),
     // `core-full`: one middleware with no layers, so requests take the full path (no direct session fast path).
