@@ -622,7 +622,7 @@ export function tracing(options: TracingOptions = {}): Tracing {
 
     if (mode === 'propagate' || !live) {
       const ids = idsOf(trace.getSpan(parent));
-      if (ids) call.state.set(TRACE_IDS, ids);
+      if (ids) call.set(TRACE_IDS, ids);
       const answer = await context.with(parent, next);
       if (inst) recordOperation(inst, call, classify(call, answer), answer);
       return answer;
@@ -643,7 +643,7 @@ export function tracing(options: TracingOptions = {}): Tracing {
       parent,
     );
     const ids = idsOf(span);
-    if (ids) call.state.set(TRACE_IDS, ids);
+    if (ids) call.set(TRACE_IDS, ids);
     if (entry?.span) entry.calls++;
     if (recordArguments && call.method === 'tools/call' && span.isRecording()) {
       const args = (call.params as { arguments?: unknown } | undefined)?.arguments;
