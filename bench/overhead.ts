@@ -133,6 +133,9 @@ async function startV2(mode: V2Mode): Promise<Started> {
   const kind = mode.slice('v2-'.length, mode.lastIndexOf('-'));
   if (era !== 'legacy' && era !== 'modern')
     throw new Error(`unknown mode ${mode}: end it with -legacy or -modern`);
+  // fullStack() reads any other name as a stack with tracing: refuse a typo rather than measure the wrong arm.
+  if (!['bare', 'core', 'noop'].includes(kind) && !kind.startsWith('stack') && !kind.startsWith('only:'))
+    throw new Error(`unknown mode ${mode}: v2-<bare|core|noop|stack…|only:…>-<era>`);
   if (kind === 'bare') {
     // What v2's examples do: its handler (a server per request) behind its Node adapter.
     const sdk = createV2Handler(() => echoServerV2());
