@@ -206,6 +206,35 @@ describe('wrapServer (SDK v1)', () => {
     await client.close();
   });
 
+  it("hands the tool the SDK's own extra, key for key in the SDK's order, with only signal and the call's stamp changed", async () => {
+    type Extra = Record<string, unknown>;
+    const toolExtra = async (wrap: boolean): Promise<Extra> => {
+      let seen: Extra | undefined;
+      const server = new McpServer({ name: 's', version: '1.0.0' });
+      server.registerTool('look', {}, async (extra) => {
+        seen = extra as unknown as Extra;
+        return { content: [] };
+      });
+      if (wrap) wrapServer(server, { middleware: [{ name: 'noop', rpc: (_call, next) => next() }] });
+      const client = await connected(server);
+      await client.callTool({ name: 'look', arguments: {} });
+      await client.close();
+      return seen!;
+    };
+    const sdk = await toolExtra(false);
+    const ours = await toolExtra(true);
+    expect(Object.keys(ours)).toEqual(Object.keys(sdk));
+    for (const key of Object.keys(sdk)) {
+      if (key === 'signal' || key === 'requestInfo') continue;
+      // Functions are the request's own closures: same kind, not the same object across two servers.
+      if (typeof sdk[key] === 'function') expect(typeof ours[key], key).toBe('function');
+      else expect(ours[key], key).toEqual(sdk[key]);
+    }
+    expect(ours['signal']).toBeInstanceOf(AbortSignal);
+    expect(callOf(ours)).toBeDefined();
+    expect(callOf(sdk)).toBeUndefined();
+  });
+
   it('works on the low-level Server too', async () => {
     const calls: RpcCall[] = [];
     const server = new Server({ name: 's', version: '1.0.0' }, { capabilities: {} });

@@ -282,13 +282,57 @@ const CALL_SIGNAL: PropertyDescriptor = {
 
 /**
  * A copy of `source` whose `signal` is its call's own (`CALL_SIGNAL`), defined on the empty object first so the copy
- * keeps fast properties; everything else is copied as it is (the call's stamp is added after).
+ * keeps fast properties; everything else is copied as it is (the call's stamp is added after). Used for v2's
+ * `ctx.mcpReq`; v1's `extra` has a copy of its own shape (`V1Extra`).
  */
 function withCallSignal<T extends Record<string, unknown>>(source: T): T {
   const copy: Record<string, unknown> = {};
   Object.defineProperty(copy, 'signal', CALL_SIGNAL);
   for (const key in source) if (key !== 'signal') copy[key] = source[key];
   return copy as T;
+}
+
+/** The keys SDK v1 (1.x) puts on a handler's `extra`, in its order, after `signal`. */
+const V1_EXTRA_KEYS = new Set([
+  'signal',
+  'sessionId',
+  '_meta',
+  'sendNotification',
+  'sendRequest',
+  'authInfo',
+  'requestId',
+  'requestInfo',
+  'taskId',
+  'taskStore',
+  'taskRequestedTtl',
+  'closeSSEStream',
+  'closeStandaloneSSEStream',
+]);
+
+/**
+ * SDK v1's `extra` as a handler sees it: `signal` is the call's own (`CALL_SIGNAL`), the keys SDK v1 sets are copied by
+ * name in its order, then any key a later SDK adds. Copying every key in a loop of keyed stores sent each store through
+ * V8's runtime (every SDK object has the same keys, but a keyed store that adds a property is not cached): about
+ * 50 K instructions per call, more than the rest of the RPC layer.
+ */
+class V1Extra {
+  [key: string]: unknown;
+  constructor(source: SdkExtra) {
+    Object.defineProperty(this, 'signal', CALL_SIGNAL);
+    this['sessionId'] = source['sessionId'];
+    this['_meta'] = source['_meta'];
+    this['sendNotification'] = source['sendNotification'];
+    this['sendRequest'] = source['sendRequest'];
+    this['authInfo'] = source['authInfo'];
+    this['requestId'] = source['requestId'];
+    this['requestInfo'] = source['requestInfo'];
+    this['taskId'] = source['taskId'];
+    this['taskStore'] = source['taskStore'];
+    this['taskRequestedTtl'] = source['taskRequestedTtl'];
+    this['closeSSEStream'] = source['closeSSEStream'];
+    this['closeStandaloneSSEStream'] = source['closeStandaloneSSEStream'];
+    for (const key in source) if (!V1_EXTRA_KEYS.has(key)) this[key] = source[key];
+  }
 }
 
 function defaultOnError(error: unknown, report: ErrorReport): void {
@@ -331,7 +375,7 @@ class WrappedServer {
     // The handler sees the call's signal, so `call.cancel()` aborts the tool; it is made only if read. It sits on a
     // copy of the SDK's object (v1 `extra`, v2 `ctx.mcpReq`) that has it from the start: turning the SDK's own data
     // property into a getter made that object a slow dictionary-mode one, on every call.
-    const handlerExtra = mcpReq ? extra : withCallSignal(extra);
+    const handlerExtra: SdkExtra = mcpReq ? extra : new V1Extra(extra);
     const call = new ServerCall(request, extra, handlerExtra, handler, this.layer.httpContext);
     stampCall(handlerExtra, call);
     if (mcpReq) {
