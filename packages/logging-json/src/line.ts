@@ -64,18 +64,8 @@ export type LineFields = RpcFields | HttpFields;
 /** Writes one line of the middleware's own, at a level the caller already checked is enabled. */
 export type WriteLine = (level: LineLevel, fields: LineFields) => void;
 
-/** A line's keys after `kind`, in the order jsonLogger builds them, with each `,"key":` written once. */
-interface Keys {
-  readonly kind: string;
-  readonly names: readonly string[];
-  readonly prefixes: readonly string[];
-}
-const keys = (kind: LineFields['kind'], names: readonly string[]): Keys => ({
-  kind: `,"kind":"${kind}"`,
-  names,
-  prefixes: names.map((name) => `,"${name}":`),
-});
-const RPC_KEYS = keys('rpc', [
+/** Every key a line can carry after `kind`, in the order jsonLogger builds them (and the writers below write them). */
+const RPC_NAMES = [
   'method',
   'tool',
   'rpcId',
@@ -90,8 +80,8 @@ const RPC_KEYS = keys('rpc', [
   'errorCode',
   'errorMessage',
   'args',
-]);
-const HTTP_KEYS = keys('http', [
+] as const satisfies readonly (keyof RpcFields)[];
+const HTTP_NAMES = [
   'method',
   'path',
   'status',
@@ -106,10 +96,10 @@ const HTTP_KEYS = keys('http', [
   'span_id',
   'authError',
   'aborted',
-]);
+] as const satisfies readonly (keyof HttpFields)[];
 
 /** Every key the two lines can carry, and the message key: none may have a serializer or stringifier of its own. */
-const KEYS: readonly string[] = ['kind', ...new Set([...RPC_KEYS.names, ...HTTP_KEYS.names])];
+const KEYS: readonly string[] = ['kind', ...new Set<string>([...RPC_NAMES, ...HTTP_NAMES])];
 
 /** Where pino's `stream.write()` goes, and whether it asks for the line's level and object first (multistream). */
 interface Stream {
@@ -243,16 +233,45 @@ export function directLines(logger: Logger): WriteLine | undefined {
         return stringify(value);
     }
   };
-  /** The fields after `kind`, in `keys`' order (the order jsonLogger builds them in), undefined ones left out. */
-  const body = (fields: LineFields, keys: Keys): string => {
-    // jsonLogger builds these objects as literals: every key it reads is the object's own, as pino reads them.
-    const record = fields as unknown as Record<string, unknown>;
-    let line = keys.kind;
-    for (let i = 0; i < keys.names.length; i++) {
-      const text = json(record[keys.names[i]!]);
-      if (text !== undefined) line += keys.prefixes[i]! + text;
-    }
-    return line;
+  /** `line` with `,"key":value` added, or as it was when pino leaves the key out. */
+  const add = (line: string, prefix: string, value: unknown): string => {
+    const text = json(value);
+    return text === undefined ? line : line + prefix + text;
+  };
+  // One writer per shape, each field read by name: a loop over key names made every read a megamorphic keyed load.
+  const rpcBody = (f: RpcFields): string => {
+    let line = ',"kind":"rpc"';
+    line = add(line, ',"method":', f.method);
+    line = add(line, ',"tool":', f.tool);
+    line = add(line, ',"rpcId":', f.rpcId);
+    line = add(line, ',"outcome":', f.outcome);
+    line = add(line, ',"durationMs":', f.durationMs);
+    line = add(line, ',"clientId":', f.clientId);
+    line = add(line, ',"sessionId":', f.sessionId);
+    line = add(line, ',"requestId":', f.requestId);
+    line = add(line, ',"traceId":', f.traceId);
+    line = add(line, ',"trace_id":', f.trace_id);
+    line = add(line, ',"span_id":', f.span_id);
+    line = add(line, ',"errorCode":', f.errorCode);
+    line = add(line, ',"errorMessage":', f.errorMessage);
+    return add(line, ',"args":', f.args);
+  };
+  const httpBody = (f: HttpFields): string => {
+    let line = ',"kind":"http"';
+    line = add(line, ',"method":', f.method);
+    line = add(line, ',"path":', f.path);
+    line = add(line, ',"status":', f.status);
+    line = add(line, ',"durationMs":', f.durationMs);
+    line = add(line, ',"client":', f.client);
+    line = add(line, ',"requestId":', f.requestId);
+    line = add(line, ',"sessionId":', f.sessionId);
+    line = add(line, ',"clientId":', f.clientId);
+    line = add(line, ',"traceId":', f.traceId);
+    line = add(line, ',"userAgent":', f.userAgent);
+    line = add(line, ',"trace_id":', f.trace_id);
+    line = add(line, ',"span_id":', f.span_id);
+    line = add(line, ',"authError":', f.authError);
+    return add(line, ',"aborted":', f.aborted);
   };
 
   return (level, fields) => {
@@ -262,9 +281,7 @@ export function directLines(logger: Logger): WriteLine | undefined {
     }
     const head = heads[level] + time() + chindings;
     stream.write(
-      fields.kind === 'rpc'
-        ? head + body(fields, RPC_KEYS) + tails.rpc
-        : head + body(fields, HTTP_KEYS) + tails.http,
+      fields.kind === 'rpc' ? head + rpcBody(fields) + tails.rpc : head + httpBody(fields) + tails.http,
     );
   };
 }
