@@ -272,4 +272,47 @@ describe('SDK v2 through its own Node adapter', () => {
     await client.close();
     await sdk.close();
   });
+
+  it.each(['legacy', 'modern'] as const)(
+    "hands the tool v2's own ctx.mcpReq, key for key in the SDK's order, with the call's signal (%s era)",
+    async (era) => {
+      const seen: Array<{ keys: string[]; signal: boolean; call: boolean }> = [];
+      const make = () => {
+        const server = new McpServer({ name: 'keys', version: '1.0.0' });
+        server.registerTool('keys', { description: 'Reports ctx.mcpReq' }, async (ctx) => {
+          seen.push({
+            keys: Object.keys(ctx.mcpReq),
+            signal: ctx.mcpReq.signal instanceof AbortSignal,
+            call: callOf(ctx) !== undefined,
+          });
+          return { content: [] };
+        });
+        return server;
+      };
+      const keysVia = async (fetch: (req: Request) => Promise<Response>) => {
+        http = createServer(toNodeHandler({ fetch }));
+        await new Promise<void>((resolve) => http!.listen(0, '127.0.0.1', resolve));
+        const url = new URL(`http://127.0.0.1:${(http.address() as AddressInfo).port}/mcp`);
+        const client = await connect(url, era);
+        await client.callTool({ name: 'keys', arguments: {} });
+        await client.close();
+        await new Promise<void>((resolve) => http!.close(() => resolve()));
+        http = undefined;
+        return seen.at(-1)!;
+      };
+      const plain = createSdkHandler(make);
+      const sdk = await keysVia((req) => plain.fetch(req));
+      const wrapped = createSdkHandler(() => handler.wrapServer(make()));
+      const handler = createMiddlewareHandler({
+        fetch: wrapped.fetch,
+        middleware: [{ name: 'noop', rpc: (_call, next) => next() }],
+      });
+      const ours = await keysVia((req) => handler.fetch(req));
+      expect(ours.keys).toEqual(sdk.keys);
+      expect(ours).toMatchObject({ signal: true, call: true });
+      expect(sdk.call).toBe(false);
+      await plain.close();
+      await wrapped.close();
+    },
+  );
 });

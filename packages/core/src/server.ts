@@ -281,14 +281,21 @@ const CALL_SIGNAL: PropertyDescriptor = {
 };
 
 /**
- * A copy of `source` whose `signal` is its call's own (`CALL_SIGNAL`), defined on the empty object first so the copy
- * keeps fast properties; everything else is copied as it is (the call's stamp is added after). Used for v2's
- * `ctx.mcpReq`; v1's `extra` has a copy of its own shape (`V1Extra`).
+ * A copy of `source` whose `signal` is its call's own (`CALL_SIGNAL`, an accessor added where the source has its
+ * `signal`, so the keys keep the SDK's order and the copy keeps fast properties); everything else is copied as it is
+ * (the call's stamp is added after). Used for v2's `ctx.mcpReq`; v1's `extra` is copied by name (`V1Extra`).
  */
 function withCallSignal<T extends Record<string, unknown>>(source: T): T {
   const copy: Record<string, unknown> = {};
-  Object.defineProperty(copy, 'signal', CALL_SIGNAL);
-  for (const key in source) if (key !== 'signal') copy[key] = source[key];
+  let signal = false;
+  for (const key in source) {
+    if (key !== 'signal') copy[key] = source[key];
+    else {
+      Object.defineProperty(copy, 'signal', CALL_SIGNAL);
+      signal = true;
+    }
+  }
+  if (!signal) Object.defineProperty(copy, 'signal', CALL_SIGNAL);
   return copy as T;
 }
 
