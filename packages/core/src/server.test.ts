@@ -231,6 +231,7 @@ describe('wrapServer (SDK v1)', () => {
       else expect(ours[key], key).toEqual(sdk[key]);
     }
     expect(ours['signal']).toBeInstanceOf(AbortSignal);
+    expect(Object.getPrototypeOf(ours)).toBe(Object.prototype);
     expect(callOf(ours)).toBeDefined();
     expect(callOf(sdk)).toBeUndefined();
   });

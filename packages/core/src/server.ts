@@ -299,7 +299,7 @@ function withCallSignal<T extends Record<string, unknown>>(source: T): T {
   return copy as T;
 }
 
-/** The keys SDK v1 (1.x) puts on a handler's `extra`, in its order, after `signal`. */
+/** The keys SDK v1 (1.x) puts on a handler's `extra`, in its order. */
 const V1_EXTRA_KEYS = new Set([
   'signal',
   'sessionId',
@@ -317,30 +317,30 @@ const V1_EXTRA_KEYS = new Set([
 ]);
 
 /**
- * SDK v1's `extra` as a handler sees it: `signal` is the call's own (`CALL_SIGNAL`), the keys SDK v1 sets are copied by
- * name in its order, then any key a later SDK adds. Copying every key in a loop of keyed stores sent each store through
- * V8's runtime (every SDK object has the same keys, but a keyed store that adds a property is not cached): about
- * 50 K instructions per call, more than the rest of the RPC layer.
+ * Makes SDK v1's `extra` as a handler sees it (with `new`): `signal` is the call's own (`CALL_SIGNAL`), the keys SDK v1
+ * sets are copied by name in its order, then any key a later SDK adds. A loop of keyed stores, each adding a property,
+ * went through V8's runtime for every key (none of those stores is cached): 25-45 K instructions per call, most of
+ * what the RPC layer cost a server made per request.
  */
-class V1Extra {
-  [key: string]: unknown;
-  constructor(source: SdkExtra) {
-    Object.defineProperty(this, 'signal', CALL_SIGNAL);
-    this['sessionId'] = source['sessionId'];
-    this['_meta'] = source['_meta'];
-    this['sendNotification'] = source['sendNotification'];
-    this['sendRequest'] = source['sendRequest'];
-    this['authInfo'] = source['authInfo'];
-    this['requestId'] = source['requestId'];
-    this['requestInfo'] = source['requestInfo'];
-    this['taskId'] = source['taskId'];
-    this['taskStore'] = source['taskStore'];
-    this['taskRequestedTtl'] = source['taskRequestedTtl'];
-    this['closeSSEStream'] = source['closeSSEStream'];
-    this['closeStandaloneSSEStream'] = source['closeStandaloneSSEStream'];
-    for (const key in source) if (!V1_EXTRA_KEYS.has(key)) this[key] = source[key];
-  }
+function V1Extra(this: Record<string, unknown>, source: SdkExtra): void {
+  Object.defineProperty(this, 'signal', CALL_SIGNAL);
+  this['sessionId'] = source['sessionId'];
+  this['_meta'] = source['_meta'];
+  this['sendNotification'] = source['sendNotification'];
+  this['sendRequest'] = source['sendRequest'];
+  this['authInfo'] = source['authInfo'];
+  this['requestId'] = source['requestId'];
+  this['requestInfo'] = source['requestInfo'];
+  this['taskId'] = source['taskId'];
+  this['taskStore'] = source['taskStore'];
+  this['taskRequestedTtl'] = source['taskRequestedTtl'];
+  this['closeSSEStream'] = source['closeSSEStream'];
+  this['closeStandaloneSSEStream'] = source['closeStandaloneSSEStream'];
+  for (const key in source) if (!V1_EXTRA_KEYS.has(key)) this[key] = source[key];
 }
+// A plain object, as the SDK's own is: a check like lodash's `isPlainObject` must not tell the copy apart.
+V1Extra.prototype = Object.prototype;
+const newV1Extra = V1Extra as unknown as new (source: SdkExtra) => SdkExtra;
 
 function defaultOnError(error: unknown, report: ErrorReport): void {
   console.error(`[mcp-middleware] unexpected error in ${report.phase} layer:`, error);
@@ -382,7 +382,7 @@ class WrappedServer {
     // The handler sees the call's signal, so `call.cancel()` aborts the tool; it is made only if read. It sits on a
     // copy of the SDK's object (v1 `extra`, v2 `ctx.mcpReq`) that has it from the start: turning the SDK's own data
     // property into a getter made that object a slow dictionary-mode one, on every call.
-    const handlerExtra: SdkExtra = mcpReq ? extra : new V1Extra(extra);
+    const handlerExtra: SdkExtra = mcpReq ? extra : new newV1Extra(extra);
     const call = new ServerCall(request, extra, handlerExtra, handler, this.layer.httpContext);
     stampCall(handlerExtra, call);
     if (mcpReq) {
