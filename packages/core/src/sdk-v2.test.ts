@@ -1,5 +1,7 @@
 import { createServer, type Server as HttpServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { setFlagsFromString } from 'node:v8';
+import { runInNewContext } from 'node:vm';
 import { Client, StreamableHTTPClientTransport } from '@modelcontextprotocol/client';
 import { toNodeHandler } from '@modelcontextprotocol/node';
 import { createMcpHandler as createSdkHandler, McpServer } from '@modelcontextprotocol/server';
@@ -233,19 +235,38 @@ describe.each(['legacy', 'modern'] as const)(
 // A 2026-07-28 client that gives up closes its request, and SDK v2 aborts the handler's signal. (On v2's 2025-11-25
 // stateless path the SDK aborts nothing: the client's notifications/cancelled reaches another per-request server.)
 describe('SDK v2, 2026-07-28 era: a client that gives up', () => {
-  it('settles next() as cancelled, and aborts the tool, when the client gives up on a call', async () => {
+  /** Calls the `hang` tool, runs `meanwhile` once the call reached the middleware, then gives up on it. */
+  async function giveUpOnHang(meanwhile: () => Promise<void> = async () => {}): Promise<void> {
     harness = await start();
     const h = harness;
     const client = await connect(h.url, 'modern');
     const controller = new AbortController();
     const pending = client.callTool({ name: 'hang', arguments: {} }, { signal: controller.signal });
     await waitFor(() => h.seen.rpc.some((c) => c.toolName === 'hang'), 'the call to reach the middleware');
+    await meanwhile();
     controller.abort('gave up');
     await expect(pending).rejects.toThrow();
     await waitFor(() => h.seen.settled.length === 1, 'next() to settle once the SDK aborted the call');
     expect(h.seen.settled[0]).toMatchObject({ code: -32001, reason: 'cancelled', cancelled: true });
     await waitFor(() => h.aborted.includes('hang'), 'the tool to see its signal abort');
     await client.close();
+  }
+
+  it('settles next() as cancelled, and aborts the tool, when the client gives up on a call', async () => {
+    await giveUpOnHang();
+  });
+
+  it('still cancels a tool that waits for nothing but its signal after full garbage collections', async () => {
+    // The SDK's abort listener holds the call weakly: only the signal the tool read may keep it alive.
+    setFlagsFromString('--expose-gc');
+    const gc = runInNewContext('gc') as () => void;
+    await giveUpOnHang(async () => {
+      // Let the tool start and read its signal, then collect everything nothing holds.
+      await new Promise((resolve) => setImmediate(resolve));
+      gc();
+      await new Promise((resolve) => setImmediate(resolve));
+      gc();
+    });
   });
 });
 

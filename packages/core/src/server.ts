@@ -125,6 +125,8 @@ class ServerCall implements RpcCall {
   readonly #handler: SdkHandler;
   /** The SDK's own signal for the request: the client cancelled, or the connection closed. */
   sdkSignal: AbortSignal | undefined = undefined;
+  /** The SDK's signal reaches this call through a weak reference only (`abortListener`). */
+  heldWeakly = false;
 
   /** Reads what a call needs from the SDK's per-request object (`extra`), whichever line made it. */
   constructor(
@@ -191,8 +193,13 @@ class ServerCall implements RpcCall {
 
   get signal(): AbortSignal {
     if (this.#controller === undefined) {
-      this.#controller = new AbortController();
-      if (this.#abortReason !== undefined) this.#controller.abort(this.#abortReason);
+      const controller = new AbortController();
+      this.#controller = controller;
+      if (this.#abortReason !== undefined) controller.abort(this.#abortReason);
+      // The SDK's abort listener holds the call weakly: a tool that waits for nothing but this signal must stay
+      // reachable from the SDK's signal, or it could be collected and never hear of the cancellation.
+      else if (this.heldWeakly && !this.sdkSignal!.aborted)
+        this.sdkSignal!.addEventListener('abort', holdUntil(controller));
     }
     return this.#controller.signal;
   }
@@ -266,6 +273,11 @@ class ServerCall implements RpcCall {
       );
     });
   }
+}
+
+/** A listener that does nothing but keep `value` reachable from the signal it is added to. */
+function holdUntil(value: object): () => void {
+  return () => void value;
 }
 
 /**
@@ -400,11 +412,8 @@ class WrappedServer {
         open = this.open ??= new Map();
         open.set(call.id, call);
       } else {
-        // A function, not the call as an `EventListener` object: Node wraps an object listener in a closure made at
-        // one site for the whole process, which V8 comes to allocate straight in the old generation; an old closure
-        // holding a young call kept the call and all it reaches alive through scavenges (on SDK v2, ~190 K
-        // instructions per call; gone with `--no-allocation-site-pretenuring`, or with a function).
-        onAbort = () => call.sdkAborted();
+        onAbort = abortListener(call);
+        call.heldWeakly = true;
         sdkSignal.addEventListener('abort', onAbort, { once: true });
       }
     }
@@ -492,6 +501,19 @@ function oncloseHook(this: ProtocolLike): void {
   } finally {
     if (server.open) for (const call of [...server.open.values()]) call.sdkAborted();
   }
+}
+
+/**
+ * The SDK signal's 'abort' listener for `call`, holding the call weakly. Node keeps each listener in an entry that V8
+ * comes to allocate in the old generation, and an old object that points at a young call keeps the call and all it
+ * reaches alive through young-generation collections, even once the listener is removed, until the next full
+ * collection: on SDK v2, about 50 K instructions per call (first as an `EventListener` object, then as a closure).
+ * Made here, so the closure's context holds the reference only. A call that somebody still waits for is reachable
+ * through its own promises; one whose signal was read is also held through that signal (`ServerCall.signal`).
+ */
+function abortListener(call: ServerCall): () => void {
+  const ref = new WeakRef(call);
+  return () => ref.deref()?.sdkAborted();
 }
 
 /**
