@@ -93,6 +93,30 @@ describe('jsonLogger', () => {
       expect(new Set(posts.map((l) => l['requestId'])).size).toBe(3);
     });
 
+    it('times a streamed (SSE) response to its end, not to its headers, and writes its line after the call line', async () => {
+      const out = capture();
+      const log = jsonLogger({ destination: out.stream, level: 'debug' });
+      const s = await startTestServer({
+        server: loggingServer(log),
+        middleware: [log],
+        enableJsonResponse: false,
+      });
+      servers.push(s);
+      const client = await connect(s);
+      await client.callTool({ name: 'slow', arguments: { ms: 200 } });
+      const isCallPost = (l: Record<string, unknown>) => l['kind'] === 'http' && l['method'] === 'POST';
+      // initialize, notifications/initialized, then the call's stream.
+      await waitFor(() => out.lines().filter(isCallPost).length === 3, 'the call request line');
+      const lines = out.lines();
+      const callLine = lines.filter(isCallPost)[2]!;
+      expect(callLine).toMatchObject({ status: 200, path: '/mcp', level: 30 });
+      // The headers left at once; the stream ended when the tool answered, 200 ms later.
+      expect(callLine['durationMs']).toBeGreaterThanOrEqual(190);
+      const rpcIndex = lines.findIndex((l) => l['kind'] === 'rpc' && l['tool'] === 'slow');
+      expect(rpcIndex).toBeGreaterThanOrEqual(0);
+      expect(lines.indexOf(callLine)).toBeGreaterThan(rpcIndex);
+    });
+
     it('logs requests refused before the MCP endpoint at warn, with the status the client got', async () => {
       const { out, s } = await setup();
       const response = await postJsonRpc(s.url, initializeRequest(), { 'x-request-id': 'bad-json-1' });

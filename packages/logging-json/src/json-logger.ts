@@ -306,24 +306,24 @@ export function jsonLogger(options: JsonLoggerOptions = {}): JsonLogger {
     write(lvl, line);
   }
 
-  function writeHttp(
-    req: Request,
-    ctx: HttpContext,
-    status: number,
-    response: Response | undefined,
-    aborted: boolean,
-  ): void {
-    const lvl = httpLevel(status, aborted);
-    // A stream that ends after close() (an SSE GET cut by the shutdown) has nowhere to log to any more.
-    if (closed || !base.isLevelEnabled(lvl)) return;
+  /**
+   * Builds a request's line as its response leaves the middleware and writes it once the response was sent (or the
+   * client went away): SSE responses end long after their headers. The listener holds the line alone: one that held
+   * the request, its context and its response counted 45-75 K instructions more per call, nearly all of it collection
+   * work (docs/benchmarks.md, fifteenth pass).
+   */
+  function logWhenSent(req: Request, ctx: HttpContext, status: number, response: Response | undefined): void {
+    // A client that goes away lowers the level to info, the least an HTTP line has: nothing to keep if this is off.
+    if (closed || !base.isLevelEnabled(httpLevel(status, false))) return;
     const userAgent = req.headers.get('user-agent');
+    const startedAt = ctx.startedAt;
     const line: HttpFields = {
       kind: 'http',
       method: field(req.method),
       // The path only: a query string may carry a token.
       path: field(ctx.path),
       status,
-      durationMs: round(performance.now() - ctx.startedAt),
+      durationMs: 0,
       client: ctx.clientAddress,
       requestId: field(ctx.requestId),
       sessionId: field(ctx.sessionId ?? response?.headers.get('mcp-session-id') ?? undefined),
@@ -337,8 +337,14 @@ export function jsonLogger(options: JsonLoggerOptions = {}): JsonLogger {
       line.span_id = ids.spanId;
     }
     if (response && (status === 401 || status === 403)) line.authError = authErrorOf(response);
-    if (aborted) line.aborted = true;
-    write(lvl, line);
+    ctx.onResponseSent((aborted) => {
+      const lvl = httpLevel(status, aborted);
+      // A stream that ends after close() (an SSE GET cut by the shutdown) has nowhere to log to any more.
+      if (closed || !base.isLevelEnabled(lvl)) return;
+      line.durationMs = round(performance.now() - startedAt);
+      if (aborted) line.aborted = true;
+      write(lvl, line);
+    });
   }
 
   function forCall(extraOrCtx: ToolExtraOrContext, server: LoggingServer): CallLogger {
@@ -431,13 +437,11 @@ export function jsonLogger(options: JsonLoggerOptions = {}): JsonLogger {
       } catch (error) {
         // The handler turns this into a response after us: log the status it will send, once it was sent (or the
         // client went away, as one that aborts an upload does).
-        const status = MiddlewareError.is(error) ? error.status : 500;
-        ctx.onResponseSent((aborted) => writeHttp(req, ctx, status, undefined, aborted));
+        logWhenSent(req, ctx, MiddlewareError.is(error) ? error.status : 500, undefined);
         throw error;
       }
-      // Logged once the body has been sent (or the client went away): SSE responses end long after their headers.
-      // Core tells when, from the adapter's own event; the response itself is passed on untouched.
-      ctx.onResponseSent((aborted) => writeHttp(req, ctx, response.status, response, aborted));
+      // Core tells when the response was sent, from the adapter's own event; the response is passed on untouched.
+      logWhenSent(req, ctx, response.status, response);
       return response;
     },
 

@@ -46,7 +46,8 @@ export interface HttpFields {
   readonly method: string;
   readonly path: string;
   readonly status: number;
-  readonly durationMs: number;
+  /** Set when the response was sent. */
+  durationMs: number;
   readonly client: string | undefined;
   readonly requestId: string;
   readonly sessionId: string | undefined;
