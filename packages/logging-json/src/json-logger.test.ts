@@ -28,6 +28,8 @@ interface SetupOptions {
   middleware?: Middleware[];
   logger?: JsonLoggerOptions;
   stateless?: boolean;
+  /** Answer calls over SSE streams instead of JSON responses. */
+  sse?: boolean;
 }
 
 async function setup(options: SetupOptions = {}) {
@@ -39,7 +41,7 @@ async function setup(options: SetupOptions = {}) {
   const s = await startTestServer({
     server: loggingServer(log),
     middleware: [log, ...(options.middleware ?? [])],
-    enableJsonResponse: true,
+    enableJsonResponse: !options.sse,
     ...(options.stateless ? { sessions: false as const } : {}),
   });
   servers.push(s);
@@ -94,14 +96,7 @@ describe('jsonLogger', () => {
     });
 
     it('times a streamed (SSE) response to its end, not to its headers, and writes its line after the call line', async () => {
-      const out = capture();
-      const log = jsonLogger({ destination: out.stream, level: 'debug' });
-      const s = await startTestServer({
-        server: loggingServer(log),
-        middleware: [log],
-        enableJsonResponse: false,
-      });
-      servers.push(s);
+      const { out, s } = await setup({ sse: true });
       const client = await connect(s);
       await client.callTool({ name: 'slow', arguments: { ms: 200 } });
       const isCallPost = (l: Record<string, unknown>) => l['kind'] === 'http' && l['method'] === 'POST';
@@ -417,14 +412,7 @@ describe('jsonLogger', () => {
 
   describe('levels and destinations', () => {
     it('writes nothing below the configured level', async () => {
-      const out = capture();
-      const log = jsonLogger({ destination: out.stream, level: 'warn' });
-      const s = await startTestServer({
-        server: loggingServer(log),
-        middleware: [log],
-        enableJsonResponse: true,
-      });
-      servers.push(s);
+      const { out, s } = await setup({ logger: { level: 'warn' } });
       const client = await connect(s);
       await client.callTool({ name: 'echo', arguments: { text: 'quiet' } });
       await client.callTool({ name: 'fail', arguments: {} });
