@@ -4,9 +4,10 @@ import { createInterface } from 'node:readline';
 import { rateLimitStoreContract, typeScriptNodeArgs } from '@mcp-middleware/core/testing';
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { EPOCH_MS } from './algorithms.js';
 import { RateLimitStoreError } from './errors.js';
 import { RedisStore } from './redis-store.js';
-import { REDIS_URL, useSharedRedis } from './test-redis.js';
+import { connectRedis, REDIS_URL, RedisServerProcess, useSharedRedis } from './test-redis.js';
 
 const DAY = 86_400_000;
 const shared = useSharedRedis('store');
@@ -71,6 +72,73 @@ describe('RedisStore', () => {
     });
   });
 
+  describe("its clock, Redis's", () => {
+    /** Redis's clock in µs since EPOCH_MS, the unit of the stored state. */
+    const redisNowUs = async (client: Redis) => {
+      const [s, us] = await client.time();
+      return (Number(s) * 1000 - EPOCH_MS) * 1000 + Number(us);
+    };
+    /** Consumes until a decision was taken on the estimate, or fails after `ms`. */
+    const untilEstimate = async (s: RedisStore, key: string, ms: number) => {
+      const deadline = performance.now() + ms;
+      while (s.stats.clock !== 'estimate') {
+        if (performance.now() > deadline) throw new Error(`no clock estimate within ${ms} ms`);
+        await s.consume(key, { limit: 1_000_000, windowMs: DAY });
+      }
+    };
+
+    it("stores Redis's time plus the increment, read in the script at first and then estimated to 1 ms", async () => {
+      const s = store();
+      const redis = shared.redis();
+      const policy = { limit: 1000, windowMs: 60_000 }; // an increment of 60,000 µs
+      expect(s.stats.clock).toBe('redis');
+      for (const key of ['clock-first', 'clock-estimated']) {
+        if (key === 'clock-estimated') await untilEstimate(s, 'clock-warm', 5_000);
+        const before = await redisNowUs(redis);
+        expect((await s.consume(key, policy)).remaining).toBe(999);
+        const after = await redisNowUs(redis);
+        const stored = Number(await redis.get(prefix + key)) - 60_000;
+        expect(stored).toBeGreaterThanOrEqual(before - 1000);
+        expect(stored).toBeLessThanOrEqual(after + 1000);
+      }
+    });
+
+    it("reads Redis's clock in the script while no sample is quick enough, then goes back to the estimate", async () => {
+      const server = await RedisServerProcess.start();
+      const client = await connectRedis(server.url);
+      const admin = await connectRedis(server.url);
+      try {
+        const s = new RedisStore({ client, prefix, timeout: '2s' });
+        const policy = { limit: 5, windowMs: DAY };
+        // Every client waits 300 ms, so the first sample's round trip is far too slow to use.
+        await admin.call('CLIENT', 'PAUSE', '300', 'ALL');
+        expect((await s.consume('paused', policy)).remaining).toBe(4);
+        expect(s.stats.clock).toBe('redis');
+        expect((await s.consume('paused', policy)).remaining).toBe(3);
+        // The next sample goes a second later, and is quick.
+        await untilEstimate(s, 'unpaused', 5_000);
+        expect((await s.consume('paused', policy)).remaining).toBe(2);
+      } finally {
+        client.disconnect();
+        admin.disconnect();
+        await server.stop();
+      }
+    });
+  });
+
+  describe('when the key holds something else (a prefix shared with other data)', () => {
+    it('fails with reason command, naming the failed SET and the Redis version it needs', async () => {
+      const s = store();
+      await shared.redis().hset(`${prefix}not-a-string`, 'field', 'value');
+      const error = await s.consume('not-a-string', { limit: 5, windowMs: DAY }).catch((e: unknown) => e);
+      expect(RateLimitStoreError.is(error)).toBe(true);
+      expect((error as RateLimitStoreError).reason).toBe('command');
+      expect(String((error as RateLimitStoreError).cause)).toMatch(
+        /SET NX GET failed \(it needs Redis 7\.0 or later\).*WRONGTYPE/,
+      );
+    });
+  });
+
   describe('when this process is too busy to read an answer Redis gave in time', () => {
     it('uses the decision rather than failing with a timeout, and counts it in stats.lateAnswers', async () => {
       const s = new RedisStore({ client: shared.redis(), prefix, timeout: 50 });
@@ -93,7 +161,7 @@ describe('RedisStore', () => {
       const d = await decision;
       expect(d.allowed).toBe(true);
       expect(d.remaining).toBe(4);
-      expect(s.stats).toEqual({ decisions: 1, timeouts: 0, lateAnswers: 1 });
+      expect(s.stats).toMatchObject({ decisions: 1, timeouts: 0, lateAnswers: 1 });
     });
   });
 

@@ -3,6 +3,7 @@ import type { Duration, RateLimitDecision, RateLimitPolicy, RateLimitStore } fro
 import { toMs } from '@mcp-middleware/core';
 import { type CompiledPolicy, checkCost, EPOCH_MS, gcraDecision, PolicyCache } from './algorithms.js';
 import { RateLimitStoreError } from './errors.js';
+import { RedisClock } from './redis-clock.js';
 
 type Arg = string | number;
 
@@ -47,20 +48,44 @@ export interface RedisStoreStats {
    * process is CPU-starved, not that Redis is slow.
    */
   readonly lateAnswers: number;
+  /**
+   * Where GCRA decisions get the time now: `'estimate'`, Redis's clock as estimated in this process to within
+   * 1 ms from a `TIME` a second (the fast path), or `'redis'`, read by the script itself: before the first quick
+   * sample, and when no sample has been quick enough for a while.
+   */
+  readonly clock: 'estimate' | 'redis';
 }
 
-// Both scripts read the clock from Redis itself, so every instance agrees, touch exactly one key (Redis Cluster
-// routes it) and check before charging (a denial writes nothing). They are `gcra` and `fixedWindow` of
-// algorithms.ts in Lua. Writing after TIME needs effects replication: the default since Redis 5.
+// Both scripts decide on Redis's clock, so every instance agrees, touch exactly one key (Redis Cluster routes it)
+// and check before charging (a denial writes nothing). They are `gcra` and `fixedWindow` of algorithms.ts in Lua.
+// Writing after TIME needs effects replication: the default since Redis 5.
 //
-// GCRA is the hot path, kept to TIME, one GET and one SET with PX, in whole microseconds since EPOCH_MS: an
-// integer formats and parses cheaply in Redis (a 17-digit float costs more than the rest of the script). It
-// returns one integer: how far the TAT runs ahead of now (µs) when admitted, minus that and one when refused;
-// gcraDecision() turns it into a decision.
-/** KEYS[1] = key; ARGV = increment (interval × cost, µs), tolerance (µs). */
-const GCRA_LUA = `local t = redis.call('TIME')
-local now = (t[1] - ${EPOCH_MS / 1000}) * 1000000 + t[2]
-local tat = tonumber(redis.call('GET', KEYS[1])) or now
+// GCRA is the hot path. Its clock is RedisClock's estimate of Redis's (ARGV[3]), so it calls no TIME; without
+// an estimate ('') it reads TIME itself. A key with no state (most keys, most of the time: it expires when its
+// TAT passes) takes one `SET … NX GET`, which Redis 7.0 added, of a value formatted here (ARGV[4]); a key with
+// state takes one more SET. The state is whole microseconds since EPOCH_MS: an integer formats and parses
+// cheaply. It returns one integer: how far the TAT runs ahead of now (µs) when admitted, minus that and one when
+// refused, and 0 for a fresh key (ahead by just the increment; 0 is never an answer otherwise, since an admitted
+// TAT runs ahead by at least the increment): gcraDecision() turns it into a decision. Integers only, and four
+// arguments, no more: at high concurrency a string answer or another argument costs the client more than it
+// saves Redis.
+/**
+ * KEYS[1] = key; ARGV = increment (interval × cost, µs), tolerance (µs), now (µs since EPOCH_MS, or ''), now +
+ * increment (or '').
+ */
+const GCRA_LUA = `local now = tonumber(ARGV[3])
+local fresh = ARGV[4]
+if not now then
+  local t = redis.call('TIME')
+  now = (t[1] - ${EPOCH_MS / 1000}) * 1000000 + t[2]
+  fresh = now + ARGV[1]
+end
+local old = redis.pcall('SET', KEYS[1], fresh, 'PX', math.ceil(ARGV[1] / 1000), 'NX', 'GET')
+if not old then return 0 end
+if type(old) == 'table' then
+  return redis.error_reply('rate-limit script: SET NX GET failed (it needs Redis 7.0 or later): ' .. old.err)
+end
+local tat = tonumber(old) or now
 if tat < now then tat = now end
 local new = tat + ARGV[1]
 if new - ARGV[2] > now then return now - tat - 1 end
@@ -136,6 +161,7 @@ export class RedisStore implements RateLimitStore {
   readonly #prefix: string;
   readonly #timeoutMs: number;
   readonly #policies = new PolicyCache();
+  readonly #clock: RedisClock;
   /** Commands in sending order; `#head` is the oldest that may still be waiting. */
   #queue: Pending[] = [];
   #head = 0;
@@ -155,13 +181,19 @@ export class RedisStore implements RateLimitStore {
     const timeoutMs = toMs(options.timeout ?? '100ms', 'RedisStore: timeout');
     if (timeoutMs <= 0) throw new TypeError('RedisStore: timeout must be greater than zero');
     this.#client = client;
+    this.#clock = new RedisClock((lua) => client.eval(lua, 0));
     this.#prefix = prefix;
     this.#timeoutMs = timeoutMs;
   }
 
   /** Counters since the store was made (see `RedisStoreStats`). */
   get stats(): RedisStoreStats {
-    return { decisions: this.#decisions, timeouts: this.#timeouts, lateAnswers: this.#lateAnswers };
+    return {
+      decisions: this.#decisions,
+      timeouts: this.#timeouts,
+      lateAnswers: this.#lateAnswers,
+      clock: this.#clock.source,
+    };
   }
 
   consume(key: string, policy: RateLimitPolicy, cost = 1): Promise<RateLimitDecision> {
@@ -177,9 +209,16 @@ export class RedisStore implements RateLimitStore {
     const fullKey = this.#prefix + key;
     if (p.algorithm === 'gcra') {
       const [increment, tolerance] = p.scriptArgs;
-      return this.#send(GCRA, fullKey, cost === 1 ? increment : p.intervalUs * cost, tolerance, p, cost);
+      const incrementUs = p.intervalUs * cost;
+      const now = this.#clock.now();
+      return this.#send(GCRA, fullKey, p, cost, [
+        cost === 1 ? increment : incrementUs,
+        tolerance,
+        now === undefined ? '' : now,
+        now === undefined ? '' : now + incrementUs,
+      ]);
     }
-    return this.#send(FIXED_WINDOW, fullKey, p.limit, p.windowMs, p, cost, cost);
+    return this.#send(FIXED_WINDOW, fullKey, p, cost, [p.limit, p.windowMs, cost]);
   }
 
   async reset(key: string): Promise<void> {
@@ -221,32 +260,16 @@ export class RedisStore implements RateLimitStore {
     return undefined;
   }
 
-  #send(
-    s: Script,
-    key: string,
-    a: Arg,
-    b: Arg,
-    p: CompiledPolicy,
-    cost: number,
-    c?: Arg,
-  ): Promise<RateLimitDecision> {
+  #send(s: Script, key: string, p: CompiledPolicy, cost: number, args: Arg[]): Promise<RateLimitDecision> {
     return new Promise<RateLimitDecision>((resolve, reject) => {
       const pending = this.#enqueue(p, cost, resolve as (value: never) => void, reject);
-      const reply =
-        c === undefined
-          ? this.#client.evalsha(s.sha, 1, key, a, b)
-          : this.#client.evalsha(s.sha, 1, key, a, b, c);
-      reply.then(
+      this.#client.evalsha(s.sha, 1, key, ...args).then(
         (value) => this.#answer(pending, value),
         (error: unknown) => {
           if (!(error instanceof Error && error.message.startsWith('NOSCRIPT')))
             return this.#fail(pending, error);
           // The script cache was flushed or this is a fresh node: EVAL runs it and loads it for next time.
-          const again =
-            c === undefined
-              ? this.#client.eval(s.lua, 1, key, a, b)
-              : this.#client.eval(s.lua, 1, key, a, b, c);
-          again.then(
+          this.#client.eval(s.lua, 1, key, ...args).then(
             (value) => this.#answer(pending, value),
             (e: unknown) => this.#fail(pending, e),
           );
@@ -279,9 +302,11 @@ export class RedisStore implements RateLimitStore {
           throw new TypeError(`unexpected reply from the rate-limit script: ${JSON.stringify(reply)}`);
         }
         decision =
-          reply >= 0
+          reply > 0
             ? gcraDecision(true, reply, policy, cost)
-            : gcraDecision(false, -1 - reply, policy, cost);
+            : reply === 0 // a fresh key: ahead by the increment
+              ? gcraDecision(true, policy.intervalUs * cost, policy, cost)
+              : gcraDecision(false, -1 - reply, policy, cost);
       } else if (policy) {
         decision = toFixedWindowDecision(reply, policy.limit);
       }
