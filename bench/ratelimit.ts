@@ -97,6 +97,9 @@ interface Sample {
 }
 
 const samples = new Map<string, Sample[]>();
+const ourOp = arms[1]!.op;
+/** Rounds of ours that ended with the store reading TIME in the script (no usable clock estimate). */
+let roundsOnRedisClock = 0;
 const cell = (name: string, c: number) => `${name}@${c}`;
 
 for (let round = 0; round < ROUNDS; round++) {
@@ -118,6 +121,7 @@ for (let round = 0; round < ROUNDS; round++) {
         clientCpuPerOp: (cpu.user + cpu.system) / n,
       });
       samples.set(cell(arm.name, concurrency), list);
+      if (arm.op === ourOp && store.stats.clock === 'redis') roundsOnRedisClock++;
     }
   }
 }
@@ -172,7 +176,7 @@ for (const c of CONCURRENCIES) {
 
 const { decisions, timeouts, lateAnswers } = store.stats;
 console.log(
-  `\nRedisStore.stats: ${decisions} decisions, ${timeouts} timeouts, ${lateAnswers} answers read after the timeout had passed (and used)`,
+  `\nRedisStore.stats: ${decisions} decisions, ${timeouts} timeouts, ${lateAnswers} answers read after the timeout had passed (and used); ${roundsOnRedisClock} of ${ROUNDS * CONCURRENCIES.length} rounds ended on Redis's own clock (no usable estimate)`,
 );
 
 // Clean up the keys this run wrote (on a shared Redis; a private one goes away).
