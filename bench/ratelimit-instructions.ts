@@ -3,15 +3,15 @@
  * (`cachegrind`, no cache simulation) while this process makes decisions one at a time (concurrency 1, so that
  * each is one read and one write on the socket, the same in every run). Each arm runs twice, with 1,000 and
  * 5,000 decisions; the difference over 4,000 is the instructions one decision costs Redis: reading and parsing
- * the command, running it (the script), expiring keys, answering. Counts repeat to within about 0.1 %, so they
- * settle what `INFO commandstats` on a busy machine cannot: whether our script costs Redis more than
- * rate-limiter-flexible's.
+ * the command, running it (the script), expiring keys, answering. Counts repeat to about 1 % (PING, the
+ * smallest, to 8 %), so they settle what `INFO commandstats` on a busy machine cannot: whether our script costs
+ * Redis more than rate-limiter-flexible's.
  *
  * Arms: `PING` (the floor: a command that does nothing), our `RedisStore.consume` (GCRA) on its clock
  * estimate and on Redis's own clock (the script reads `TIME`, as before an estimate exists), and
  * rate-limiter-flexible's `RateLimiterRedis.consume`. 1,000 keys in rotation, nothing refused.
  *
- *   cd bench && node --import tsx ratelimit-instructions.ts      (needs valgrind and redis-server; ~1 min)
+ *   cd bench && node --import tsx ratelimit-instructions.ts      (needs valgrind and redis-server; ~20 s)
  */
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
