@@ -83,7 +83,8 @@ describe('RedisStore', () => {
       const deadline = performance.now() + ms;
       while (s.stats.clock !== 'estimate') {
         if (performance.now() > deadline) throw new Error(`no clock estimate within ${ms} ms`);
-        await s.consume(key, { limit: 1_000_000, windowMs: DAY });
+        await s.consume(key, { limit: 1_000_000, windowMs: DAY }); // a decision is what sends a sample
+        await new Promise((resolve) => setTimeout(resolve, 10));
       }
     };
 
