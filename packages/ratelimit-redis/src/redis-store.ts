@@ -60,22 +60,24 @@ export interface RedisStoreStats {
 // and check before charging (a denial writes nothing). They are `gcra` and `fixedWindow` of algorithms.ts in Lua.
 // Writing after TIME needs effects replication: the default since Redis 5.
 //
-// GCRA is the hot path. Its clock is RedisClock's estimate of Redis's (ARGV[3]), so it calls no TIME; without
-// an estimate ('') it reads TIME itself. A key with no state (most keys, most of the time: it expires when its
-// TAT passes) takes one `SET … NX GET`, which Redis 7.0 added, of a value formatted here (ARGV[4]); a key with
-// state takes one more SET. The state is whole microseconds since EPOCH_MS: an integer formats and parses
-// cheaply. It returns one integer: how far the TAT runs ahead of now (µs) when admitted, minus that and one when
-// refused, and 0 for a fresh key (ahead by just the increment; 0 is never an answer otherwise, since an admitted
-// TAT runs ahead by at least the increment): gcraDecision() turns it into a decision. Integers only, and four
-// arguments, no more: at high concurrency a string answer or another argument costs the client more than it
-// saves Redis.
+// GCRA is the hot path. Its clock is RedisClock's estimate of Redis's, sent as the state a fresh key would get
+// (ARGV[3], now + increment), so it calls no TIME and formats no number for such a key; without an estimate
+// ('') it reads TIME itself. A key with no state (most keys, most of the time: it expires when its TAT passes)
+// takes one `SET … NX GET`, which Redis 7.0 added; a key with state takes one more SET. The state is whole
+// microseconds since EPOCH_MS: an integer formats and parses cheaply. It returns one integer: how far the TAT
+// runs ahead of now (µs) when admitted, minus that and one when refused, and 0 for a fresh key (ahead by just the
+// increment; 0 is never an answer otherwise, since an admitted TAT runs ahead by at least the increment):
+// gcraDecision() turns it into a decision. Integers only, and three arguments: at high concurrency a string
+// answer or another argument costs the client more than it saves Redis.
 /**
- * KEYS[1] = key; ARGV = increment (interval × cost, µs), tolerance (µs), now (µs since EPOCH_MS, or ''), now +
- * increment (or '').
+ * KEYS[1] = key; ARGV = increment (interval × cost, µs), tolerance (µs), now + increment (µs since EPOCH_MS, on
+ * the estimate of Redis's clock), or '' to read TIME.
  */
-const GCRA_LUA = `local now = tonumber(ARGV[3])
-local fresh = ARGV[4]
-if not now then
+const GCRA_LUA = `local fresh = ARGV[3]
+local now = tonumber(fresh)
+if now then
+  now = now - ARGV[1]
+else
   local t = redis.call('TIME')
   now = (t[1] - ${EPOCH_MS / 1000}) * 1000000 + t[2]
   fresh = now + ARGV[1]
@@ -214,7 +216,6 @@ export class RedisStore implements RateLimitStore {
       return this.#send(GCRA, fullKey, p, cost, [
         cost === 1 ? increment : incrementUs,
         tolerance,
-        now === undefined ? '' : now,
         now === undefined ? '' : now + incrementUs,
       ]);
     }
