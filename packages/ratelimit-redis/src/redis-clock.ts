@@ -42,12 +42,16 @@ export class RedisClock {
   now(): number | undefined {
     const t = performance.now();
     if (t - this.#lastAttempt >= (this.#inFlight ? GIVE_UP_AFTER_MS : SAMPLE_EVERY_MS)) this.#take(t);
-    return this.#errorAt(t) <= MAX_ERROR_US ? Math.round(t * 1000 + this.#offsetUs) : undefined;
+    return this.#usable(t) ? Math.round(t * 1000 + this.#offsetUs) : undefined;
   }
 
   /** Whether decisions now use the estimate (`'estimate'`) or read `TIME` in Redis (`'redis'`). */
   get source(): 'estimate' | 'redis' {
-    return this.#errorAt(performance.now()) <= MAX_ERROR_US ? 'estimate' : 'redis';
+    return this.#usable(performance.now()) ? 'estimate' : 'redis';
+  }
+
+  #usable(t: number): boolean {
+    return this.#errorAt(t) <= MAX_ERROR_US;
   }
 
   #errorAt(t: number): number {

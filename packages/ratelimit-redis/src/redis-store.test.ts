@@ -7,7 +7,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { EPOCH_MS } from './algorithms.js';
 import { RateLimitStoreError } from './errors.js';
 import { RedisStore } from './redis-store.js';
-import { connectRedis, REDIS_URL, RedisServerProcess, useSharedRedis } from './test-redis.js';
+import { connectRedis, privateRedis, REDIS_URL, useSharedRedis } from './test-redis.js';
 
 const DAY = 86_400_000;
 const shared = useSharedRedis('store');
@@ -108,8 +108,7 @@ describe('RedisStore', () => {
     });
 
     it("reads Redis's clock in the script while no sample is quick enough, then goes back to the estimate", async () => {
-      const server = await RedisServerProcess.start();
-      const client = await connectRedis(server.url);
+      const { server, client } = await privateRedis();
       const admin = await connectRedis(server.url);
       try {
         const s = new RedisStore({ client, prefix, timeout: '2s' });
@@ -125,7 +124,7 @@ describe('RedisStore', () => {
       } finally {
         client.disconnect();
         admin.disconnect();
-        await server.stop();
+        await server.destroy();
       }
     });
   });

@@ -11,6 +11,7 @@ export {
   connectRedis,
   deleteKeys,
   FAST_FAIL,
+  privateRedis,
   REDIS_URL,
   uniquePrefix,
   useSharedRedis,
