@@ -97,7 +97,6 @@ interface Sample {
 }
 
 const samples = new Map<string, Sample[]>();
-const ourOp = arms[1]!.op;
 /** Rounds of ours that ended with the store reading TIME in the script (no usable clock estimate). */
 let roundsOnRedisClock = 0;
 const cell = (name: string, c: number) => `${name}@${c}`;
@@ -121,7 +120,7 @@ for (let round = 0; round < ROUNDS; round++) {
         clientCpuPerOp: (cpu.user + cpu.system) / n,
       });
       samples.set(cell(arm.name, concurrency), list);
-      if (arm.op === ourOp && store.stats.clock === 'redis') roundsOnRedisClock++;
+      if (arm.name === 'RedisStore.consume' && store.stats.clock === 'redis') roundsOnRedisClock++;
     }
   }
 }
